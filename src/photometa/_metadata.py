@@ -1,0 +1,102 @@
+"""Decoded metadata of one file: EXIF, XMP and IPTC-IIM, as the codecs see them, with the MWG digest state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._binary import DEFAULT_LIMITS, Limits
+from .codecs import iptc
+from .codecs.exif import ExifData
+from .codecs.exif import decode as decode_exif
+from .codecs.iptc import IimData, IrbResource
+from .codecs.xmp import XmpPacket
+from .errors import CorruptFileError, PhotometaError
+
+__all__ = ["Blocks", "Metadata", "decode_blocks"]
+
+
+@dataclass
+class Blocks:
+    """Raw metadata blocks as a container holds them (no tag knowledge).
+
+    Attributes:
+        exif: the TIFF structure of EXIF (without JPEG's ``Exif\\0\\0`` prefix).
+        xmp: the standard XMP packet.
+        xmp_extended: reassembled Extended XMP packets by GUID (JPEG only).
+        irb: Photoshop image resource blocks holding IPTC-IIM (JPEG APP13, TIFF 34377).
+        iim: a bare IPTC-IIM block (TIFF 33723, PNG/WebP legacy profiles) when there is no IRB.
+        warnings: problems met while walking the container tolerantly.
+    """
+
+    exif: bytes | None = None
+    xmp: bytes | None = None
+    xmp_extended: dict[str, bytes] = field(default_factory=dict)
+    irb: bytes | None = None
+    iim: bytes | None = None
+    warnings: list[PhotometaError] = field(default_factory=list)
+
+
+@dataclass
+class Metadata:
+    """The decoded form of :class:`Blocks`. Each part is ``None`` when absent or unreadable."""
+
+    exif: ExifData | None = None
+    xmp: XmpPacket | None = None
+    iim: IimData | None = None
+    irb: list[IrbResource] | None = None
+    stored_digest: bytes | None = None
+    current_digest: bytes | None = None
+    warnings: list[PhotometaError] = field(default_factory=list)
+
+    @property
+    def iim_in_sync(self) -> bool:
+        """MWG: XMP is known to agree with IIM unless a stored digest differs from the current one."""
+        return self.stored_digest is None or self.stored_digest == self.current_digest
+
+
+def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bool = False) -> Metadata:
+    """Decode every block. Tolerant by default: a broken block becomes a warning and the rest is read.
+
+    With ``strict=True`` (the write path) the first broken block raises ``CorruptFileError``.
+    """
+    md = Metadata(warnings=list(blocks.warnings))
+
+    def fail(err: PhotometaError) -> None:
+        if strict:
+            raise err
+        md.warnings.append(err)
+
+    if blocks.exif is not None:
+        try:
+            md.exif = decode_exif(blocks.exif, limits=limits)
+            md.warnings.extend(md.exif.warnings)
+        except CorruptFileError as err:
+            fail(err)
+    if blocks.xmp is not None:
+        try:
+            md.xmp = XmpPacket.parse(blocks.xmp, limits=limits)
+            guid = md.xmp.get("xmpNote:HasExtendedXMP", "text")
+            if isinstance(guid, str) and guid in blocks.xmp_extended:
+                md.xmp.merge(XmpPacket.parse(blocks.xmp_extended[guid], limits=limits))
+        except CorruptFileError as err:
+            fail(err)
+    iim_bytes = blocks.iim
+    if blocks.irb is not None:
+        try:
+            md.irb = iptc.parse_irb(blocks.irb, limits=limits)
+        except CorruptFileError as err:
+            fail(err)
+        for res in md.irb or []:
+            if res.signature != b"8BIM":
+                continue
+            if res.id == iptc.IRB_IPTC and iim_bytes is None:
+                iim_bytes = res.data
+            elif res.id == iptc.IRB_IPTC_DIGEST:
+                md.stored_digest = res.data
+    if iim_bytes is not None:
+        try:
+            md.iim = IimData.decode(iim_bytes, limits=limits)
+            md.current_digest = iptc.iim_digest(iim_bytes)
+        except CorruptFileError as err:
+            fail(err)
+    return md

@@ -1,0 +1,85 @@
+"""Containers: file bytes <-> opaque metadata blocks. No tag knowledge lives here.
+
+Each container module exposes ``CONTAINER``, a :class:`Container`. :data:`REGISTRY` lists them in sniffing
+order and :func:`sniff` picks one by the file's first bytes, never by its extension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .._binary import Limits
+from .._metadata import Blocks
+
+__all__ = ["REGISTRY", "Container", "Update", "sniff"]
+
+
+@dataclass(frozen=True)
+class Update:
+    """New metadata blocks for a write. ``None`` leaves that block as the file has it.
+
+    ``xmp_extended`` is ``(guid, packet)`` for JPEG Extended XMP, or ``("", b"")`` to drop it.
+    """
+
+    exif: bytes | None = None
+    xmp: bytes | None = None
+    xmp_extended: tuple[str, bytes] | None = None
+    irb: bytes | None = None
+    iim: bytes | None = None
+
+
+ReadFn = Callable[[BinaryIO, Limits, bool], Blocks]
+WriteFn = Callable[[BinaryIO, BinaryIO, Update, Limits], "WriteResult"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Where the image data lies in the source and in the written file, to prove it was not touched.
+
+    Each range is ``(offset, length)``; the two lists pair up.
+    """
+
+    source_ranges: list[tuple[int, int]] = field(default_factory=list)
+    target_ranges: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container format: how to recognise it, read its metadata blocks and write new ones.
+
+    Attributes:
+        name: short name (``"jpeg"``).
+        accept: ``accept(head)`` is true when the first bytes belong to this format.
+        read: ``read(file, limits, strict)`` returns the blocks; tolerant unless ``strict``.
+        write: ``write(src, dst, update, limits)`` writes the whole new file to ``dst``, or ``None`` when
+            the format is read-only (a sidecar is used).
+        max_xmp_bytes: the largest standard XMP packet the container holds, if limited.
+        holds_iim: whether IPTC-IIM belongs in this format.
+    """
+
+    name: str
+    accept: Callable[[bytes], bool]
+    read: ReadFn
+    write: WriteFn | None = None
+    max_xmp_bytes: int | None = None
+    holds_iim: bool = True
+    extensions: tuple[str, ...] = ()
+
+
+def _registry() -> list[Container]:
+    from . import jpeg
+
+    return [jpeg.CONTAINER]
+
+
+REGISTRY: list[Container] = _registry()
+
+
+def sniff(head: bytes) -> Container | None:
+    """The container whose magic bytes start ``head``, or ``None``."""
+    for container in REGISTRY:
+        if container.accept(head):
+            return container
+    return None
