@@ -158,7 +158,12 @@ def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -
     if gps is not None:
         data["location"]["gps"] = gps.model_dump()
     for path in clear:
-        _assign(data, path, [] if isinstance(current.get_path(path), list) else None)
+        if path in ("location.gps", "location.gps.latitude", "location.gps.longitude"):
+            data["location"]["gps"] = None  # a position without both coordinates is no position
+        elif path.startswith("location.gps.") and data["location"].get("gps") is None:
+            continue
+        else:
+            _assign(data, path, [] if isinstance(current.get_path(path), list) else None)
     return PhotoContext.model_validate(data)
 
 

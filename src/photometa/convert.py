@@ -174,8 +174,9 @@ class ContactConverter(TextConverter):
         if value is None:
             return [(email, None), (url, None)]
         text = str(value)
-        is_email = "@" in text and "://" not in text
-        return [(email if is_email else url, text.removeprefix("mailto:") if is_email else text)]
+        if "@" in text and "://" not in text:
+            return [(email, text.removeprefix("mailto:")), (url, None)]
+        return [(url, text), (email, None)]  # one contact: the other home would contradict it
 
 
 # -- dates ---------------------------------------------------------------------------------------
