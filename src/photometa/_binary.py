@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 from .errors import CorruptFileError, LimitExceededError
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Reader"]
+__all__ = ["DEFAULT_LIMITS", "Buffer", "Limits", "Reader"]
 
 ByteOrder = Literal["<", ">"]
+Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
+"""Bytes-like data a parser may read: a block in memory or a memory-mapped file."""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
-from ._binary import DEFAULT_LIMITS, Limits
+from ._binary import DEFAULT_LIMITS, Buffer, Limits
 from .codecs import iptc
 from .codecs.exif import ExifData
 from .codecs.exif import decode as decode_exif
@@ -28,12 +29,19 @@ class Blocks:
         warnings: problems met while walking the container tolerantly.
     """
 
-    exif: bytes | None = None
+    exif: Buffer | None = None
     xmp: bytes | None = None
     xmp_extended: dict[str, bytes] = field(default_factory=dict)
     irb: bytes | None = None
     iim: bytes | None = None
     warnings: list[PhotometaError] = field(default_factory=list)
+    exif_is_file: bool = False
+
+
+# IFD0 tags that hold other metadata kinds inside a TIFF structure
+TIFF_XMP: Final = 700
+TIFF_IIM: Final = 33723
+TIFF_IRB: Final = 34377
 
 
 @dataclass
@@ -47,11 +55,17 @@ class Metadata:
     stored_digest: bytes | None = None
     current_digest: bytes | None = None
     warnings: list[PhotometaError] = field(default_factory=list)
+    xmp_size: int | None = None
 
     @property
     def iim_in_sync(self) -> bool:
         """MWG: XMP is known to agree with IIM unless a stored digest differs from the current one."""
         return self.stored_digest is None or self.stored_digest == self.current_digest
+
+
+def _strip_nul(data: bytes | None) -> bytes | None:
+    """IIM in TIFF tag 33723 is often a LONG array padded with NULs to a multiple of 4."""
+    return data.rstrip(b"\x00") if data else data
 
 
 def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bool = False) -> Metadata:
@@ -72,6 +86,16 @@ def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bo
             md.warnings.extend(md.exif.warnings)
         except CorruptFileError as err:
             fail(err)
+    if blocks.exif_is_file and md.exif is not None:
+        ifd0 = md.exif.ifds.get("IFD0", {})
+        found = {tag: ifd0[tag].raw for tag in (TIFF_XMP, TIFF_IIM, TIFF_IRB) if tag in ifd0}
+        blocks = Blocks(
+            exif=blocks.exif,
+            xmp=blocks.xmp if blocks.xmp is not None else found.get(TIFF_XMP),
+            irb=blocks.irb if blocks.irb is not None else found.get(TIFF_IRB),
+            iim=blocks.iim if blocks.iim is not None else _strip_nul(found.get(TIFF_IIM)),
+            exif_is_file=True,
+        )
     if blocks.xmp is not None:
         try:
             md.xmp = XmpPacket.parse(blocks.xmp, limits=limits)
@@ -80,7 +104,8 @@ def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bo
                 md.xmp.merge(XmpPacket.parse(blocks.xmp_extended[guid], limits=limits))
         except CorruptFileError as err:
             fail(err)
-    iim_bytes = blocks.iim
+    md.xmp_size = len(blocks.xmp) if blocks.xmp is not None else None
+    iim_bytes: bytes | None = None
     if blocks.irb is not None:
         try:
             md.irb = iptc.parse_irb(blocks.irb, limits=limits)
@@ -90,9 +115,11 @@ def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bo
             if res.signature != b"8BIM":
                 continue
             if res.id == iptc.IRB_IPTC and iim_bytes is None:
-                iim_bytes = res.data
+                iim_bytes = res.data  # the block the stored digest covers
             elif res.id == iptc.IRB_IPTC_DIGEST:
                 md.stored_digest = res.data
+    if iim_bytes is None:
+        iim_bytes = blocks.iim
     if iim_bytes is not None:
         try:
             md.iim = IimData.decode(iim_bytes, limits=limits)

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, Literal
 
 from ._binary import DEFAULT_LIMITS, Limits
 from ._fileio import atomic_replace, hash_range
-from ._metadata import Blocks, Metadata, decode_blocks
+from ._metadata import TIFF_IIM, TIFF_IRB, TIFF_XMP, Blocks, Metadata, decode_blocks
 from .codecs import exif as exif_codec
 from .codecs import iptc
 from .codecs.iptc import IimData, IrbResource
@@ -23,7 +23,7 @@ from .errors import (
     UnsupportedFormatError,
     WriteError,
 )
-from .formats import Container, Update, sniff
+from .formats import BytePatch, Container, Update, sniff
 from .mapping import ROWS, Row, read_field, to_edits, to_model
 from .model import FIELD_PATHS, PhotoContext
 from .report import Finding
@@ -178,7 +178,7 @@ def _assign(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _exif_same(current: Any, new: exif_codec.ExifWrite) -> bool:
-    value = new.value
+    value: Any = new.value
     if isinstance(value, str) and isinstance(current, str):
         return current == value
     if isinstance(current, tuple) and not isinstance(value, tuple):
@@ -188,9 +188,10 @@ def _exif_same(current: Any, new: exif_codec.ExifWrite) -> bool:
     return bool(current == value)
 
 
-def _exif_update(md: Metadata, blocks: Blocks, edits: dict[tuple[str, int], Any],
-                 limits: Limits) -> bytes | None:
-    needed = {}
+def _exif_needed(md: Metadata, edits: dict[tuple[str, int], Any]
+                 ) -> dict[tuple[str, int], exif_codec.ExifWrite | None]:
+    """The EXIF edits that change something (a value that is already there is left alone)."""
+    needed: dict[tuple[str, int], exif_codec.ExifWrite | None] = {}
     for key, new in edits.items():
         current = md.exif.get(*key) if md.exif is not None else None
         if new is None:
@@ -198,6 +199,11 @@ def _exif_update(md: Metadata, blocks: Blocks, edits: dict[tuple[str, int], Any]
                 needed[key] = None
         elif current is None or not _exif_same(current, new):
             needed[key] = new
+    return needed
+
+
+def _exif_block(blocks: Blocks, needed: dict[tuple[str, int], exif_codec.ExifWrite | None],
+                limits: Limits) -> bytes | None:
     if not needed:
         return None
     if blocks.exif is None:
@@ -208,6 +214,7 @@ def _exif_update(md: Metadata, blocks: Blocks, edits: dict[tuple[str, int], Any]
 
 def _xmp_update(md: Metadata, blocks: Blocks, edits: list[Any], container: Container
                 ) -> tuple[bytes | None, tuple[str, bytes] | None]:
+    """The new XMP packet (rewritten in its own padding when it fits) and Extended XMP, if any."""
     packet = md.xmp if md.xmp is not None else XmpPacket.new()
     changed = False
     for home, value in edits:
@@ -219,8 +226,8 @@ def _xmp_update(md: Metadata, blocks: Blocks, edits: list[Any], container: Conta
     if not changed:
         return None, None
     data = None
-    if blocks.xmp is not None and not blocks.xmp_extended:
-        data = packet.serialize_to_size(len(blocks.xmp))
+    if md.xmp_size is not None and not blocks.xmp_extended:
+        data = packet.serialize_to_size(md.xmp_size)
     if data is None:
         data = packet.serialize(padding=2048)
     limit = container.max_xmp_bytes
@@ -344,10 +351,14 @@ def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], i
         if not to_write:
             return outcome
         edits = to_edits(merged, to_write)
-        new_exif = _exif_update(md, blocks, edits.exif, limits)
+        exif_edits = _exif_needed(md, edits.exif)
         new_xmp, new_ext = _xmp_update(md, blocks, edits.xmp, container)
-        new_irb, _new_iim = _iim_update(md, edits.iim, container, iim)
-        update = Update(exif=new_exif, xmp=new_xmp, xmp_extended=new_ext, irb=new_irb)
+        new_irb, new_iim = _iim_update(md, edits.iim, container, iim)
+        if container.tiff_structure:
+            update = _tiff_update(md, blocks, exif_edits, new_xmp, new_irb, new_iim, limits)
+        else:
+            new_exif = _exif_block(blocks, exif_edits, limits)
+            update = Update(exif=new_exif, xmp=new_xmp, xmp_extended=new_ext, irb=new_irb)
         if update == Update():
             return outcome
         if dry_run:
@@ -355,6 +366,22 @@ def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], i
         _commit(p, container, update, before, limits)
         outcome.written = True
         return outcome
+
+
+def _tiff_update(md: Metadata, blocks: Blocks,
+                 edits: dict[tuple[str, int], exif_codec.ExifWrite | None], xmp: bytes | None,
+                 irb: bytes | None, iim: bytes | None, limits: Limits) -> Update:
+    """In a TIFF structure XMP and IPTC are IFD0 tags: one patch writes them with the EXIF edits."""
+    if xmp is not None:
+        edits[("IFD0", TIFF_XMP)] = exif_codec.ExifWrite(exif_codec.BYTE, xmp)
+    if iim is not None:
+        edits[("IFD0", TIFF_IIM)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, iim)
+    if irb is not None and md.irb is not None:
+        edits[("IFD0", TIFF_IRB)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, irb)
+    if not edits:
+        return Update()
+    patch = exif_codec.plan_patch(blocks.exif, edits, limits=limits)
+    return Update(file_patch=BytePatch(patch.patches, patch.truncate_at, patch.tail))
 
 
 def _homes_differ(row: Row, md: Metadata) -> bool:

@@ -211,7 +211,8 @@ def _fraction_digits(text: str | None) -> int:
 
 def _make_dt(parts: list[int], tz: timezone | None) -> datetime | None:
     try:
-        return datetime(*parts, tzinfo=tz)  # type: ignore[misc]
+        year, month, day, hour, minute, second = parts
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except (ValueError, TypeError, OverflowError):
         return None
 

@@ -50,7 +50,7 @@ class Vocabulary:
 @lru_cache(maxsize=None)
 def load_vocabulary(field: str) -> Vocabulary:
     """The built-in vocabulary of ``field`` (``"restriction.status"`` or ``"restriction.category"``)."""
-    text = resources.files("photometa").joinpath("data/vocab", _FILES[field]).read_text("utf-8")
+    text = resources.files("photometa").joinpath(f"data/vocab/{_FILES[field]}").read_text("utf-8")
     data = tomllib.loads(text)
     terms = tuple(
         Term(t["id"], t.get("label", t["id"]), t.get("definition", "")) for t in data["term"]

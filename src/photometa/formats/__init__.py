@@ -13,7 +13,17 @@ from typing import BinaryIO
 from .._binary import Limits
 from .._metadata import Blocks
 
-__all__ = ["REGISTRY", "Container", "Update", "sniff"]
+__all__ = ["REGISTRY", "BytePatch", "Container", "Update", "WriteResult", "sniff"]
+
+
+@dataclass(frozen=True)
+class BytePatch:
+    """Edits to a file that is itself a TIFF structure: overwrite ``patches`` (offset, bytes),
+    drop everything from ``truncate_at``, append ``tail``. Nothing else moves."""
+
+    patches: tuple[tuple[int, bytes], ...]
+    truncate_at: int
+    tail: bytes
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Update:
     xmp_extended: tuple[str, bytes] | None = None
     irb: bytes | None = None
     iim: bytes | None = None
+    file_patch: BytePatch | None = None
 
 
 ReadFn = Callable[[BinaryIO, Limits, bool], Blocks]
@@ -57,6 +68,9 @@ class Container:
             the format is read-only (a sidecar is used).
         max_xmp_bytes: the largest standard XMP packet the container holds, if limited.
         holds_iim: whether IPTC-IIM belongs in this format.
+        tiff_structure: the file is a TIFF structure (TIFF, DNG, most RAW): ``read`` returns the
+            whole file as ``Blocks.exif`` (memory-mapped), XMP and IPTC live in IFD0 tags 700,
+            33723 and 34377, and ``write`` applies ``Update.file_patch``.
     """
 
     name: str
@@ -65,6 +79,7 @@ class Container:
     write: WriteFn | None = None
     max_xmp_bytes: int | None = None
     holds_iim: bool = True
+    tiff_structure: bool = False
     extensions: tuple[str, ...] = ()
 
 
