@@ -56,7 +56,8 @@ def truth(corpus: Path) -> dict[str, dict[str, Any]]:
 
 
 def corpus_files(kind: str | None = None) -> list[Path]:
-    """Corpus files listed in MANIFEST.tsv (optionally of one format); [] when the corpus is absent."""
+    """Corpus files listed in MANIFEST.tsv (optionally of one format); [] when the corpus is
+    absent."""
     root = corpus_root()
     manifest = root / "MANIFEST.tsv"
     if not manifest.is_file():
@@ -122,9 +123,14 @@ def make_jpeg(tmp_path: Path) -> Callable[..., Path]:
 
     counter = iter(range(10_000))
 
-    def make(name: str | None = None, *, size: tuple[int, int] = (64, 48),
-             exif: bytes | None = None, icc: bytes | None = None, color: Any = (120, 80, 40)
-             ) -> Path:
+    def make(
+        name: str | None = None,
+        *,
+        size: tuple[int, int] = (64, 48),
+        exif: bytes | None = None,
+        icc: bytes | None = None,
+        color: Any = (120, 80, 40),
+    ) -> Path:
         path = tmp_path / (name or f"img{next(counter)}.jpg")
         img = Image.new("RGB", size, color)
         buf = io.BytesIO()

@@ -17,22 +17,30 @@ from photometa.formats import jpeg
 
 FULL = {
     "location": {
-        "sublocation": "Kaeson Youth Park", "city": "Pyongyang", "region": "Pyongyang",
-        "country": "North Korea", "country_code": "KP",
+        "sublocation": "Kaeson Youth Park",
+        "city": "Pyongyang",
+        "region": "Pyongyang",
+        "country": "North Korea",
+        "country_code": "KP",
         "gps": {"latitude": 39.0392, "longitude": 125.7625, "altitude": 38.5},
     },
     "subject": {
         "headline": "Soldiers resting by the road",
-        "caption": "Two soldiers smoke during a break; minders asked the photographer to delete it.",
-        "keywords": ["soldiers", "rest", "평양"], "persons": ["soldier", "tour guide"],
+        "caption": "Two soldiers smoke during a break; minders asked the photographer "
+        "to delete it.",
+        "keywords": ["soldiers", "rest", "평양"],
+        "persons": ["soldier", "tour guide"],
         "event": "Day of the Sun",
     },
     "photographer": {
-        "name": "Eric Lafforgue", "credit": "Eric Lafforgue",
-        "copyright": "© Eric Lafforgue", "contact": "https://example.org/lafforgue",
+        "name": "Eric Lafforgue",
+        "credit": "Eric Lafforgue",
+        "copyright": "© Eric Lafforgue",
+        "contact": "https://example.org/lafforgue",
     },
     "restriction": {
-        "status": "deletion-requested", "category": "military",
+        "status": "deletion-requested",
+        "category": "military",
         "reason": "Pictures of soldiers relaxing are forbidden 🚫",
         "authority": "North Korean government minders",
     },
@@ -77,8 +85,9 @@ def test_write_merges_with_what_the_file_holds(make_jpeg: Callable[..., Path]) -
 def test_clear_removes_a_field_everywhere(make_jpeg: Callable[..., Path]) -> None:
     path = make_jpeg()
     photometa.write(path, full_context())
-    photometa.write(path, PhotoContext(), clear=["location.city", "location.gps",
-                                                   "subject.keywords"])
+    photometa.write(
+        path, PhotoContext(), clear=["location.city", "location.gps", "subject.keywords"]
+    )
     ctx = photometa.read(path)
     assert ctx.location.city is None
     assert ctx.location.gps is None
@@ -116,14 +125,21 @@ def test_repeated_writes_do_not_grow_without_bound(make_jpeg: Callable[..., Path
     path = make_jpeg()
     sizes = []
     for i in range(20):
-        photometa.write(path, PhotoContext(subject={"caption": f"caption number {i} " * (i % 3 + 1)},
-                                           photographer={"name": f"Photographer {i}"}))
+        photometa.write(
+            path,
+            PhotoContext(
+                subject={"caption": f"caption number {i} " * (i % 3 + 1)},
+                photographer={"name": f"Photographer {i}"},
+            ),
+        )
         sizes.append(path.stat().st_size)
     assert photometa.read(path).photographer.name == "Photographer 19"
     assert sizes[-1] - sizes[2] < 4096, sizes
 
 
-def test_keeps_mode_and_writes_through_symlink(make_jpeg: Callable[..., Path], tmp_path: Path) -> None:
+def test_keeps_mode_and_writes_through_symlink(
+    make_jpeg: Callable[..., Path], tmp_path: Path
+) -> None:
     path = make_jpeg()
     os.chmod(path, 0o640)
     link = tmp_path / "link.jpg"
@@ -174,19 +190,25 @@ def test_truncated_jpeg_reads_tolerantly_but_refuses_write(make_jpeg: Callable[.
 
 def test_validate_reports_vocabulary_and_iim_limits(make_jpeg: Callable[..., Path]) -> None:
     path = make_jpeg()
-    photometa.write(path, PhotoContext(restriction={"status": "forbidden-ish"},
-                                       location={"city": "X" * 40}), iim="never")
+    photometa.write(
+        path,
+        PhotoContext(restriction={"status": "forbidden-ish"}, location={"city": "X" * 40}),
+        iim="never",
+    )
     report = photometa.validate(path)
     codes = {(f.field, f.code) for f in report.findings}
     assert ("restriction.status", "vocab-unknown") in codes
     assert ("location.city", "iim-too-long") in codes
     assert not report.ok
-    photometa.write(path, PhotoContext(restriction={"status": "banned"},
-                                       location={"city": "Pyongyang"}))
+    photometa.write(
+        path, PhotoContext(restriction={"status": "banned"}, location={"city": "Pyongyang"})
+    )
     assert photometa.validate(path).ok
 
 
-def test_read_many_streams_results_and_errors(make_jpeg: Callable[..., Path], tmp_path: Path) -> None:
+def test_read_many_streams_results_and_errors(
+    make_jpeg: Callable[..., Path], tmp_path: Path
+) -> None:
     good = [make_jpeg() for _ in range(5)]
     for i, p in enumerate(good):
         photometa.write(p, PhotoContext(location={"city": f"City {i}"}))
@@ -196,4 +218,6 @@ def test_read_many_streams_results_and_errors(make_jpeg: Callable[..., Path], tm
     results = list(photometa.read_many(paths, workers=2))
     assert [r.path for r in results] == paths
     assert results[2].error is not None and results[2].error.code == "unsupported-format"
-    assert [r.context.location.city for r in results if r.context] == [f"City {i}" for i in range(5)]
+    assert [r.context.location.city for r in results if r.context] == [
+        f"City {i}" for i in range(5)
+    ]

@@ -1,4 +1,5 @@
-"""Imports go only downward: containers never import codecs, codecs never import containers or the model."""
+"""Imports go only downward: containers never import codecs, codecs never import containers or the
+model."""
 
 from __future__ import annotations
 
@@ -9,12 +10,29 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "photometa"
 
 # A module may import from its own layer's shared modules and from lower layers only.
 LAYERS = {
-    "errors": 0, "_binary": 1, "_fileio": 1,
-    "codecs": 2, "_metadata": 3, "formats": 4,
-    "model": 2, "report": 2, "vocab": 2,
-    "convert": 4, "mapping": 5, "policy": 5,
-    "api": 6, "validate": 7, "batch": 7, "manifest": 6, "schema": 3, "reports": 6,
-    "_generate": 8, "cli": 9, "__init__": 10,
+    "errors": 0,
+    "_binary": 1,
+    "_fileio": 1,
+    "codecs": 2,
+    "_metadata": 3,
+    "formats": 4,
+    "model": 2,
+    "report": 2,
+    "vocab": 2,
+    "convert": 4,
+    "mapping": 5,
+    "policy": 5,
+    "api": 6,
+    "validate": 7,
+    "batch": 7,
+    "manifest": 6,
+    "schema": 3,
+    "reports": 6,
+    "_generate": 8,
+    "cli": 9,
+    "__init__": 10,
+    "_git": 1,
+    "_cache": 6,
 }
 
 
@@ -35,7 +53,9 @@ def _imports(path: Path) -> list[str]:
                 found.append(mod)
             elif node.names:
                 found.extend(n.name for n in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("photometa"):
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("photometa")
+        ):
             found.append(node.module.removeprefix("photometa").lstrip("."))
     return found
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_api import full_context
 
 import photometa
 from photometa import PhotoContext
 from photometa.cli import main
+from test_api import full_context
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -35,8 +35,9 @@ def test_read_formats(make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixt
     assert "location.city" in out and "Pyongyang" in out
 
 
-def test_folders_recurse(make_jpeg: Callable[..., Path], tmp_path: Path,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_folders_recurse(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "sub").mkdir()
     make_jpeg("sub/a.jpg")
     make_jpeg("b.jpg")
@@ -47,10 +48,21 @@ def test_folders_recurse(make_jpeg: Callable[..., Path], tmp_path: Path,
     assert names == ["a.jpg", "b.jpg"]
 
 
-def test_tag_set_and_clear(make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_tag_set_and_clear(
+    make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = make_jpeg()
-    code, out, err = run(capsys, "tag", str(path), "--set", "location.city=Wonsan",
-                         "--set", "subject.keywords=camp; children", "--jobs", "1")
+    code, out, err = run(
+        capsys,
+        "tag",
+        str(path),
+        "--set",
+        "location.city=Wonsan",
+        "--set",
+        "subject.keywords=camp; children",
+        "--jobs",
+        "1",
+    )
     assert code == 0, err
     assert "location.city: (none) -> Wonsan" in out
     ctx = photometa.read(path)
@@ -59,8 +71,9 @@ def test_tag_set_and_clear(make_jpeg: Callable[..., Path], capsys: pytest.Captur
     assert code == 0 and photometa.read(path).location.city is None
 
 
-def test_tag_usage_errors_exit_2(make_jpeg: Callable[..., Path],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_tag_usage_errors_exit_2(
+    make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = make_jpeg()
     code, _, err = run(capsys, "tag", str(path), "--set", "location.town=X")
     assert code == 2 and "unknown field" in err
@@ -70,24 +83,28 @@ def test_tag_usage_errors_exit_2(make_jpeg: Callable[..., Path],
     assert code == 2 and "nothing to do" in err
 
 
-def test_dry_run_changes_nothing(make_jpeg: Callable[..., Path],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_changes_nothing(
+    make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = make_jpeg()
     data = path.read_bytes()
-    code, out, _ = run(capsys, "tag", str(path), "--set", "location.city=Kaesong", "--dry-run",
-                       "--jobs", "1")
+    code, out, _ = run(
+        capsys, "tag", str(path), "--set", "location.city=Kaesong", "--dry-run", "--jobs", "1"
+    )
     assert code == 0 and "would change" in out and "Kaesong" in out
     assert path.read_bytes() == data
 
 
-def test_csv_round_trip_through_a_spreadsheet(make_jpeg: Callable[..., Path], tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_round_trip_through_a_spreadsheet(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = make_jpeg("a.jpg"), make_jpeg("b.jpg")
     photometa.write(a, full_context())
     photometa.write(b, PhotoContext(subject={"keywords": ["semi;colon", "plain"]}))
     manifest = tmp_path / "manifest.csv"
-    code, _, _ = run(capsys, "read", str(tmp_path), "--format", "csv", "--output", str(manifest),
-                     "--jobs", "1")
+    code, _, _ = run(
+        capsys, "read", str(tmp_path), "--format", "csv", "--output", str(manifest), "--jobs", "1"
+    )
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(manifest.read_text("utf-8"))))
     assert [r["path"] for r in rows] == ["a.jpg", "b.jpg"]
@@ -102,9 +119,9 @@ def test_csv_round_trip_through_a_spreadsheet(make_jpeg: Callable[..., Path], tm
     assert {p.name: photometa.read(p) for p in (a, b)} == before
 
 
-def test_manifest_errors_before_anything_is_written(make_jpeg: Callable[..., Path],
-                                                    tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_manifest_errors_before_anything_is_written(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a = make_jpeg("a.jpg")
     data = a.read_bytes()
     bad_column = tmp_path / "m1.csv"
@@ -123,8 +140,9 @@ def test_manifest_errors_before_anything_is_written(make_jpeg: Callable[..., Pat
     assert photometa.read(a).location.city == "Nampho"
 
 
-def test_validate_exit_codes_and_reports(make_jpeg: Callable[..., Path], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_exit_codes_and_reports(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = make_jpeg("good.jpg")
     photometa.write(good, PhotoContext(restriction={"status": "banned"}))
     code, out, _ = run(capsys, "validate", str(good), "--jobs", "1")
@@ -132,8 +150,17 @@ def test_validate_exit_codes_and_reports(make_jpeg: Callable[..., Path], tmp_pat
     bad = make_jpeg("bad.jpg")
     photometa.write(bad, PhotoContext(restriction={"status": "hush-hush"}))
     report = tmp_path / "report.json"
-    code, _, _ = run(capsys, "validate", str(tmp_path), "--report", "json", "--output",
-                     str(report), "--jobs", "1")
+    code, _, _ = run(
+        capsys,
+        "validate",
+        str(tmp_path),
+        "--report",
+        "json",
+        "--output",
+        str(report),
+        "--jobs",
+        "1",
+    )
     assert code == 1
     doc = json.loads(report.read_text())
     assert doc["summary"]["files"] == 2 and doc["summary"]["valid"] == 1
@@ -164,4 +191,5 @@ def test_terminal_output_escapes_control_characters(
     photometa.write(path, PhotoContext(source="evil \x1b[31m red"))
     # the model strips control characters on the way in; a file written by another tool may not
     code, out, _ = run(capsys, "read", str(path), "--jobs", "1")
+    assert code == 0
     assert "\x1b" not in out

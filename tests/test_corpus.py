@@ -1,4 +1,5 @@
-"""Every real file of the corpus: read without surprises; JPEGs written losslessly, checked by ExifTool."""
+"""Every real file of the corpus: read without surprises; JPEGs written losslessly, checked by
+ExifTool."""
 
 from __future__ import annotations
 
@@ -11,37 +12,72 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import corpus_files, corpus_params, need_corpus_file
-from test_api import full_context
 
 import photometa
+from conftest import corpus_files, corpus_params, need_corpus_file
 from photometa import DEFAULT_LIMITS, PhotometaError
 from photometa.formats import jpeg
+from test_api import full_context
 
 # Tags photometa sets (ExifTool names, family-1 groups). Anything else must read back unchanged.
 OURS = {
     "IFD0": {"ImageDescription", "Artist", "Copyright"},
     "ExifIFD": {"DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal"},
-    "GPS": {"GPSVersionID", "GPSLatitudeRef", "GPSLatitude", "GPSLongitudeRef", "GPSLongitude",
-            "GPSAltitudeRef", "GPSAltitude"},
-    "IPTC": {"Sub-location", "City", "Province-State", "Country-PrimaryLocationName",
-             "Country-PrimaryLocationCode", "Headline", "Caption-Abstract", "Keywords", "By-line",
-             "Credit", "CopyrightNotice", "DateCreated", "TimeCreated", "CodedCharacterSet",
-             "ApplicationRecordVersion"},
+    "GPS": {
+        "GPSVersionID",
+        "GPSLatitudeRef",
+        "GPSLatitude",
+        "GPSLongitudeRef",
+        "GPSLongitude",
+        "GPSAltitudeRef",
+        "GPSAltitude",
+    },
+    "IPTC": {
+        "Sub-location",
+        "City",
+        "Province-State",
+        "Country-PrimaryLocationName",
+        "Country-PrimaryLocationCode",
+        "Headline",
+        "Caption-Abstract",
+        "Keywords",
+        "By-line",
+        "Credit",
+        "CopyrightNotice",
+        "DateCreated",
+        "TimeCreated",
+        "CodedCharacterSet",
+        "ApplicationRecordVersion",
+    },
     "Photoshop": {"IPTCDigest"},
     "XMP-x": {"XMPToolkit"},
     "XMP-dc": {"Description", "Subject", "Creator", "Rights", "Source"},
     "XMP-photoshop": {"City", "State", "Country", "Headline", "Credit", "DateCreated"},
     "XMP-iptcCore": {"Location", "CountryCode", "CreatorWorkURL", "CreatorWorkEmail"},
     "XMP-iptcCore:CreatorContactInfo": {"CiUrlWork", "CiEmailWork"},
-    "XMP-iptcExt:LocationShown": {"Sublocation", "City", "ProvinceState", "CountryName",
-                                  "CountryCode"},
-    "XMP-iptcExt": {"LocationShownSublocation", "LocationShownCity", "LocationShownProvinceState",
-                    "LocationShownCountryName", "LocationShownCountryCode", "PersonInImage",
-                    "Event"},
+    "XMP-iptcExt:LocationShown": {
+        "Sublocation",
+        "City",
+        "ProvinceState",
+        "CountryName",
+        "CountryCode",
+    },
+    "XMP-iptcExt": {
+        "LocationShownSublocation",
+        "LocationShownCity",
+        "LocationShownProvinceState",
+        "LocationShownCountryName",
+        "LocationShownCountryCode",
+        "PersonInImage",
+        "Event",
+    },
     "XMP-exif": {"GPSLatitude", "GPSLongitude", "GPSAltitude", "GPSAltitudeRef"},
-    "XMP-pmeta": {"RestrictionStatus", "RestrictionCategory", "RestrictionReason",
-                  "RestrictionAuthority"},
+    "XMP-pmeta": {
+        "RestrictionStatus",
+        "RestrictionCategory",
+        "RestrictionReason",
+        "RestrictionAuthority",
+    },
     "XMP-xmpNote": {"HasExtendedXMP"},
 }
 ALWAYS_CHANGE_GROUPS = {"System", "Composite", "ExifTool"}
@@ -65,8 +101,11 @@ def test_every_corpus_file_reads_or_fails_cleanly(path: Path | None) -> None:
 
 
 def _exiftool_dir(exe: str, folder: Path) -> dict[str, dict[str, Any]]:
-    proc = subprocess.run([exe, "-a", "-G1", "-j", "-struct", "-charset", "filename=utf8",
-                           str(folder)], capture_output=True, check=False)
+    proc = subprocess.run(
+        [exe, "-a", "-G1", "-j", "-struct", "-charset", "filename=utf8", str(folder)],
+        capture_output=True,
+        check=False,
+    )
     records = json.loads(proc.stdout.decode("utf-8"))
     return {Path(r["SourceFile"]).name: r for r in records}
 
@@ -97,8 +136,12 @@ def _normalise(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-XMP_OURS = {name for group, names in OURS.items() if group.startswith("XMP-") and ":" not in group
-            for name in names} | {"CreatorContactInfo", "LocationShown"}
+XMP_OURS = {
+    name
+    for group, names in OURS.items()
+    if group.startswith("XMP-") and ":" not in group
+    for name in names
+} | {"CreatorContactInfo", "LocationShown"}
 STRUCT_OURS = {f"XMP:{g.split(':')[1]}": names for g, names in OURS.items() if ":" in g}
 
 
@@ -123,8 +166,9 @@ def _comparable(key: str, value: Any) -> Any:
 def _extract(exe: str, tag: str, path: Path, data: bytes, tmp: Path) -> bytes:
     original = tmp / f"orig{path.suffix}"
     original.write_bytes(data)
-    return subprocess.run([exe, "-b", f"-{tag}", str(original)], capture_output=True,
-                          check=False).stdout
+    return subprocess.run(
+        [exe, "-b", f"-{tag}", str(original)], capture_output=True, check=False
+    ).stdout
 
 
 def _scan(data: bytes) -> bytes:
@@ -134,8 +178,9 @@ def _scan(data: bytes) -> bytes:
     return data[layout.scan_offset :]
 
 
-def test_lossless_write_on_every_corpus_jpeg(corpus: Path, exiftool: str, tmp_path: Path,
-                                            truth: dict[str, dict[str, Any]]) -> None:
+def test_lossless_write_on_every_corpus_jpeg(
+    corpus: Path, exiftool: str, tmp_path: Path, truth: dict[str, dict[str, Any]]
+) -> None:
     jpegs = [p for p in corpus_files("jpeg")]
     assert len(jpegs) > 50
     work = tmp_path / "work"
@@ -159,8 +204,10 @@ def test_lossless_write_on_every_corpus_jpeg(corpus: Path, exiftool: str, tmp_pa
             continue
         written.append(name)
         assert photometa.read(path) == ctx, copies[name]
-        assert hashlib.sha256(_scan(path.read_bytes())).digest() == hashlib.sha256(
-            _scan(originals[name])).digest(), copies[name]
+        assert (
+            hashlib.sha256(_scan(path.read_bytes())).digest()
+            == hashlib.sha256(_scan(originals[name])).digest()
+        ), copies[name]
     after = _exiftool_dir(exiftool, work)
     problems = []
     for name in written:
@@ -168,8 +215,9 @@ def test_lossless_write_on_every_corpus_jpeg(corpus: Path, exiftool: str, tmp_pa
         for tag in EMBEDDED:
             if any(k.endswith(f":{tag}") for k in b):
                 old = _extract(exiftool, tag, work / name, originals[name], tmp_path)
-                new = subprocess.run([exiftool, "-b", f"-{tag}", str(work / name)],
-                                     capture_output=True, check=False).stdout
+                new = subprocess.run(
+                    [exiftool, "-b", f"-{tag}", str(work / name)], capture_output=True, check=False
+                ).stdout
                 if old != new:
                     problems.append(f"{copies[name]}: embedded {tag} changed")
         for key in sorted(set(b) | set(a)):

@@ -1,4 +1,5 @@
-"""Files derived from the model and the mapping table are up to date, and the ExifTool config works."""
+"""Files derived from the model and the mapping table are up to date, and the ExifTool config
+works."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_exiftool
 
 import photometa
+from conftest import REPO, run_exiftool
 from photometa import FIELD_PATHS, PhotoContext
 from photometa._generate import generated_files
 from photometa.mapping import ROWS
@@ -38,11 +39,19 @@ def test_exiftool_config_reads_and_writes_the_namespace_by_name(
     config = REPO / "schemas" / "photometa.exiftool.config"
     path = make_jpeg()
     subprocess.run(
-        [exiftool, "-config", str(config), "-overwrite_original",
-         "-XMP-pmeta:RestrictionStatus=banned", "-XMP-pmeta:RestrictionCategory=leader-imagery",
-         "-XMP-pmeta:RestrictionReason=Statue photographed from behind",
-         "-XMP-pmeta:RestrictionAuthority=Guides", str(path)],
-        check=True, capture_output=True,
+        [
+            exiftool,
+            "-config",
+            str(config),
+            "-overwrite_original",
+            "-XMP-pmeta:RestrictionStatus=banned",
+            "-XMP-pmeta:RestrictionCategory=leader-imagery",
+            "-XMP-pmeta:RestrictionReason=Statue photographed from behind",
+            "-XMP-pmeta:RestrictionAuthority=Guides",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
     )
     ctx = photometa.read(path)
     assert ctx.restriction.status == "banned"

@@ -1,4 +1,5 @@
-"""Interoperability both ways: ExifTool and Exiv2 read what photometa writes; photometa reads ExifTool."""
+"""Interoperability both ways: ExifTool and Exiv2 read what photometa writes; photometa reads
+ExifTool."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import REPO, run_exiftool
-from test_api import full_context
-
 import photometa
+from conftest import REPO, run_exiftool
 from photometa import PhotoContext
+from test_api import full_context
 
 CONFIG = REPO / "schemas" / "photometa.exiftool.config"
 
@@ -94,18 +94,32 @@ def test_exiv2_reads_what_photometa_wrote(make_jpeg: Callable[..., Path], exiv2:
 def test_photometa_reads_what_exiftool_wrote(make_jpeg: Callable[..., Path], exiftool: str) -> None:
     path = make_jpeg()
     args = [
-        "-config", str(CONFIG), "-overwrite_original", "-codedcharacterset=utf8",
+        "-config",
+        str(CONFIG),
+        "-overwrite_original",
+        "-codedcharacterset=utf8",
         "-XMP-dc:Description=A woman with flowers in Pyongyang",
-        "-XMP-dc:Subject=flowers", "-XMP-dc:Subject=평양 거리", "-XMP-dc:Creator=Eric Lafforgue",
-        "-XMP-photoshop:City=Pyongyang", "-XMP-photoshop:Country=North Korea",
-        "-XMP-iptcCore:CountryCode=KP", "-XMP-iptcExt:PersonInImage=woman",
+        "-XMP-dc:Subject=flowers",
+        "-XMP-dc:Subject=평양 거리",
+        "-XMP-dc:Creator=Eric Lafforgue",
+        "-XMP-photoshop:City=Pyongyang",
+        "-XMP-photoshop:Country=North Korea",
+        "-XMP-iptcCore:CountryCode=KP",
+        "-XMP-iptcExt:PersonInImage=woman",
         "-XMP-iptcExt:Event=Kimjongilia festival 🌺",
-        "-XMP-pmeta:RestrictionStatus=restricted", "-XMP-pmeta:RestrictionAuthority=minders",
-        "-IPTC:City=Pyongyang", "-IPTC:Keywords=flowers", "-IPTC:Keywords=평양 거리",
-        "-EXIF:Artist=Eric Lafforgue", "-EXIF:DateTimeOriginal=2013:02:16 11:12:13",
+        "-XMP-pmeta:RestrictionStatus=restricted",
+        "-XMP-pmeta:RestrictionAuthority=minders",
+        "-IPTC:City=Pyongyang",
+        "-IPTC:Keywords=flowers",
+        "-IPTC:Keywords=평양 거리",
+        "-EXIF:Artist=Eric Lafforgue",
+        "-EXIF:DateTimeOriginal=2013:02:16 11:12:13",
         "-EXIF:OffsetTimeOriginal=+09:00",
-        "-GPSLatitude=39.0194", "-GPSLatitudeRef=N", "-GPSLongitude=125.7381",
-        "-GPSLongitudeRef=E", str(path),
+        "-GPSLatitude=39.0194",
+        "-GPSLatitudeRef=N",
+        "-GPSLongitude=125.7381",
+        "-GPSLongitudeRef=E",
+        str(path),
     ]
     subprocess.run([exiftool, *args], check=True, capture_output=True)
     ctx = photometa.read(path)
@@ -129,14 +143,25 @@ def test_stale_iptc_digest_prefers_iim(make_jpeg: Callable[..., Path], exiftool:
     path = make_jpeg()
     photometa.write(path, PhotoContext(location={"city": "Pyongyang"}))
     # change IIM only, keeping the old digest (what non-MWG tools do)
-    subprocess.run([exiftool, "-overwrite_original", "-IPTC:City=Kaesong",
-                    "-Photoshop:IPTCDigest<Photoshop:IPTCDigest", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-overwrite_original",
+            "-IPTC:City=Kaesong",
+            "-Photoshop:IPTCDigest<Photoshop:IPTCDigest",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     [tags] = run_exiftool(exiftool, "-G1", "-CurrentIPTCDigest", "-IPTCDigest", "-IPTC:City", path)
     if tags.get("Photoshop:IPTCDigest") == tags.get("File:CurrentIPTCDigest"):
         # ExifTool updated the digest itself: make it stale explicitly
-        subprocess.run([exiftool, "-overwrite_original", "-Photoshop:IPTCDigest=0" * 1,
-                        str(path)], check=True, capture_output=True)
+        subprocess.run(
+            [exiftool, "-overwrite_original", "-Photoshop:IPTCDigest=0" * 1, str(path)],
+            check=True,
+            capture_output=True,
+        )
     result = photometa.read_detailed(path)
     assert result.context is not None
     assert result.context.location.city == "Kaesong"

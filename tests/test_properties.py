@@ -1,4 +1,5 @@
-"""Property tests: read(write(ctx)) == ctx for generated contexts; re-writing what was read is a no-op."""
+"""Property tests: read(write(ctx)) == ctx for generated contexts; re-writing what was read is a
+no-op."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ from PIL import Image
 import photometa
 from photometa import PhotoContext
 
-# text as people type it: any printable character (Korean, emoji, XML specials), no control characters
-TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp")),
-    min_size=1, max_size=40,
-).map(str.strip).filter(bool)
+# text as people type it: any printable character (Korean, emoji, XML specials), no control
+# characters
+TEXT = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp")),
+        min_size=1,
+        max_size=40,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 TERM = TEXT.filter(lambda t: ";" not in t or True)
 COUNTRY = st.sampled_from(["KP", "KR", "CN", "FR", "PL", "US", "PRK", "KOR"])
 STATUS = st.sampled_from(["unrestricted", "restricted", "deletion-requested", "banned"])
@@ -57,23 +64,31 @@ def maybe(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 def contexts(draw: st.DrawFn) -> PhotoContext:
     data = {
         "location": {
-            "sublocation": draw(maybe(TEXT)), "city": draw(maybe(TEXT)),
-            "region": draw(maybe(TEXT)), "country": draw(maybe(TEXT)),
-            "country_code": draw(maybe(COUNTRY)), "gps": draw(gps()),
+            "sublocation": draw(maybe(TEXT)),
+            "city": draw(maybe(TEXT)),
+            "region": draw(maybe(TEXT)),
+            "country": draw(maybe(TEXT)),
+            "country_code": draw(maybe(COUNTRY)),
+            "gps": draw(gps()),
         },
         "subject": {
-            "headline": draw(maybe(TEXT)), "caption": draw(maybe(TEXT)),
+            "headline": draw(maybe(TEXT)),
+            "caption": draw(maybe(TEXT)),
             "keywords": draw(st.lists(TEXT, max_size=4)),
-            "persons": draw(st.lists(TEXT, max_size=3)), "event": draw(maybe(TEXT)),
+            "persons": draw(st.lists(TEXT, max_size=3)),
+            "event": draw(maybe(TEXT)),
         },
         "photographer": {
             "name": draw(maybe(TEXT.filter(lambda t: ";" not in t))),
-            "credit": draw(maybe(TEXT)), "copyright": draw(maybe(TEXT)),
+            "credit": draw(maybe(TEXT)),
+            "copyright": draw(maybe(TEXT)),
             "contact": draw(maybe(st.sampled_from(["kim@example.org", "https://example.org/p"]))),
         },
         "restriction": {
-            "status": draw(maybe(STATUS)), "category": draw(maybe(CATEGORY)),
-            "reason": draw(maybe(TEXT)), "authority": draw(maybe(TEXT)),
+            "status": draw(maybe(STATUS)),
+            "category": draw(maybe(CATEGORY)),
+            "reason": draw(maybe(TEXT)),
+            "authority": draw(maybe(TEXT)),
         },
         "captured_at": draw(when()),
         "source": draw(maybe(TEXT)),

@@ -1,4 +1,5 @@
-"""Decoded metadata of one file: EXIF, XMP and IPTC-IIM, as the codecs see them, with the MWG digest state."""
+"""Decoded metadata of one file: EXIF, XMP and IPTC-IIM, as the codecs see them, with the MWG
+digest state."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class Metadata:
 
     @property
     def iim_in_sync(self) -> bool:
-        """MWG: XMP is known to agree with IIM unless a stored digest differs from the current one."""
+        """MWG: XMP is known to agree with IIM unless a stored digest differs from the current
+        one."""
         return self.stored_digest is None or self.stored_digest == self.current_digest
 
 
@@ -68,8 +70,11 @@ def _strip_nul(data: bytes | None) -> bytes | None:
     return data.rstrip(b"\x00") if data else data
 
 
-def decode_blocks(blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bool = False) -> Metadata:
-    """Decode every block. Tolerant by default: a broken block becomes a warning and the rest is read.
+def decode_blocks(
+    blocks: Blocks, *, limits: Limits = DEFAULT_LIMITS, strict: bool = False
+) -> Metadata:
+    """Decode every block. Tolerant by default: a broken block becomes a warning and the rest is
+    read.
 
     With ``strict=True`` (the write path) the first broken block raises ``CorruptFileError``.
     """

@@ -1,7 +1,9 @@
 """Named converters between schema values and their homes in EXIF, IPTC-IIM and XMP.
 
-The mapping table (``schemas/mapping.toml``) names one converter per field. A converter turns the raw value
-found in each home into the model's type (``from_*``), turns a model value into what each home stores
+The mapping table (``schemas/mapping.toml``) names one converter per field. A converter turns the
+raw value
+found in each home into the model's type (``from_*``), turns a model value into what each home
+stores
 (``to_*``), and says when two values found in different homes mean the same thing (``same``).
 """
 
@@ -141,7 +143,8 @@ def _split(text: str) -> list[str]:
 
 
 class JoinedConverter(ListConverter):
-    """A single model string that homes may store as a list (creators: EXIF Artist 'A; B', dc:creator seq)."""
+    """A single model string that homes may store as a list (creators: EXIF Artist 'A; B',
+    dc:creator seq)."""
 
     def from_exif(self, exif: ExifData, homes: list[ExifHome]) -> Any:
         return _text(exif.get(*homes[0]))
@@ -331,7 +334,7 @@ def _from_dms(parts: Any) -> float | None:
     if not isinstance(parts, tuple) or not parts or len(parts) > 3:
         return None
     total = Fraction(0)
-    for scale, part in zip((1, 60, 3600), parts):
+    for scale, part in zip((1, 60, 3600), parts, strict=False):
         if isinstance(part, float):
             part = Fraction(part)
         if not isinstance(part, (int, Fraction)):
@@ -340,7 +343,9 @@ def _from_dms(parts: Any) -> float | None:
     return round(float(total), 7)
 
 
-_XMP_COORD = re.compile(r"\s*(\d{1,3})(?:,(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?)?\s*([NSEW])\s*$")
+_XMP_COORD = re.compile(
+    r"\s*(\d{1,3})(?:,(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?)?\s*([NSEW])\s*$"
+)
 
 
 def _xmp_coord(text: str | None) -> float | None:
@@ -349,9 +354,7 @@ def _xmp_coord(text: str | None) -> float | None:
     m = _XMP_COORD.match(text.upper())
     if m:
         value = (
-            Fraction(m.group(1))
-            + Fraction(m.group(2) or 0) / 60
-            + Fraction(m.group(3) or 0) / 3600
+            Fraction(m.group(1)) + Fraction(m.group(2) or 0) / 60 + Fraction(m.group(3) or 0) / 3600
         )
         sign = -1 if m.group(4) in "SW" else 1
         return round(sign * float(value), 7)

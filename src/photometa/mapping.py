@@ -1,8 +1,11 @@
 """The field mapping: ``schemas/mapping.toml`` rows drive reading, writing and the docs.
 
-Reading follows the MWG 2.0 rules: a field with an EXIF home takes the EXIF value when present; otherwise XMP,
-unless IPTC-IIM exists and the stored IPTC digest shows it was edited after the XMP (then IIM, except when the IIM
-value is only the truncated form of the XMP one). Every disagreement between homes becomes a finding.
+Reading follows the MWG 2.0 rules: a field with an EXIF home takes the EXIF value when present;
+otherwise XMP,
+unless IPTC-IIM exists and the stored IPTC digest shows it was edited after the XMP (then IIM,
+except when the IIM
+value is only the truncated form of the XMP one). Every disagreement between homes becomes a
+finding.
 """
 
 from __future__ import annotations
@@ -68,9 +71,7 @@ def _parse_rows(data: dict[str, Any]) -> tuple[Row, ...]:
         exif = tuple(
             (ifd, int(tag, 16)) for ifd, tag in (h.split(":") for h in raw.get("exif", []))
         )
-        iim = tuple(
-            (int(rec), int(ds)) for rec, ds in (h.split(":") for h in raw.get("iim", []))
-        )
+        iim = tuple((int(rec), int(ds)) for rec, ds in (h.split(":") for h in raw.get("iim", [])))
         xmp = tuple(XmpHome(h["path"], h.get("kind", "text")) for h in raw.get("xmp", []))
         rows.append(
             Row(
@@ -125,7 +126,11 @@ class FieldReading:
 
 def _iim_truncation_of(row: Row, iim_value: Any, xmp_value: Any) -> bool:
     """True when the IIM value is the XMP value cut at the dataset's byte limit."""
-    if row.iim_max_bytes is None or not isinstance(iim_value, str) or not isinstance(xmp_value, str):
+    if (
+        row.iim_max_bytes is None
+        or not isinstance(iim_value, str)
+        or not isinstance(xmp_value, str)
+    ):
         return False
     return (
         len(iim_value.encode("utf-8")) >= row.iim_max_bytes - 3
@@ -147,7 +152,8 @@ def read_field(row: Row, md: Metadata) -> FieldReading:
     xmp_value = out.xmp[0][1] if out.xmp else None
     if out.exif is not None:
         out.chosen, out.chosen_from = out.exif, "EXIF"
-        # EXIF has no time-zone offset field of its own in older files: borrow XMP's when times agree
+        # EXIF has no time-zone offset field of its own in older files: borrow XMP's when times
+        # agree
         if row.convert == "datetime" and getattr(out.exif, "tzinfo", 1) is None:
             for _, value in out.xmp:
                 if value.tzinfo is not None and conv.same(out.exif, value):
@@ -179,8 +185,11 @@ def _disagreements(reading: FieldReading) -> list[Finding]:
             continue
         if label.startswith("IPTC-IIM") and _iim_truncation_of(row, value, reading.chosen):
             findings.append(
-                Finding(row.path, "iim-truncated",
-                        f"{label} holds a truncated copy of the value ({row.iim_max_bytes}-byte limit)")
+                Finding(
+                    row.path,
+                    "iim-truncated",
+                    f"{label} holds a truncated copy of the value ({row.iim_max_bytes}-byte limit)",
+                )
             )
             continue
         findings.append(
@@ -195,7 +204,7 @@ def _disagreements(reading: FieldReading) -> list[Finding]:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= 80 else text[:77] + "...'"
 
 
@@ -220,14 +229,19 @@ def _drop_path(tree: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
 
 
 def to_model(md: Metadata) -> tuple[PhotoContext, list[Finding]]:
-    """Build a :class:`PhotoContext` from decoded metadata; report disagreements and invalid values."""
+    """Build a :class:`PhotoContext` from decoded metadata; report disagreements and invalid
+    values."""
     tree: dict[str, Any] = {}
     findings: list[Finding] = [Finding.from_error(w) for w in md.warnings]
     if md.iim is not None and not md.iim_in_sync:
         findings.append(
-            Finding(None, "iptc-digest-stale",
-                    "IPTC-IIM was changed by a tool that did not update the IPTC digest; "
-                    "IIM values were preferred over XMP where they differ (MWG rules)", "info")
+            Finding(
+                None,
+                "iptc-digest-stale",
+                "IPTC-IIM was changed by a tool that did not update the IPTC digest; "
+                "IIM values were preferred over XMP where they differ (MWG rules)",
+                "info",
+            )
         )
     for row in ROWS:
         reading = read_field(row, md)
@@ -246,9 +260,12 @@ def to_model(md: Metadata) -> tuple[PhotoContext, list[Finding]]:
             loc = tuple(first["loc"])
             path = ".".join(str(p) for p in loc)
             findings.append(
-                Finding(path, "invalid-value",
-                        f"the file holds {first.get('input')!r}, which is not valid: {first['msg']}",
-                        "error")
+                Finding(
+                    path,
+                    "invalid-value",
+                    f"the file holds {first.get('input')!r}, which is not valid: {first['msg']}",
+                    "error",
+                )
             )
             if not _drop_path(tree, loc) and not (len(loc) > 1 and _drop_path(tree, loc[:-1])):
                 break

@@ -1,6 +1,8 @@
-"""The photo-context schema: a typed, validated description of what a photograph shows and why it matters.
+"""The photo-context schema: a typed, validated description of what a photograph shows and why it
+matters.
 
-The model holds no I/O. Field names are a public contract (see ``docs/schema.md``); every field is optional,
+The model holds no I/O. Field names are a public contract (see ``docs/schema.md``); every field is
+optional,
 absent values are ``None`` (or ``[]`` for lists).
 """
 
@@ -127,7 +129,9 @@ class Gps(_Model):
 class Location(_Model):
     """Where the photograph was taken."""
 
-    sublocation: Text = Field(default=None, description="Venue or area within the city, e.g. a park.")
+    sublocation: Text = Field(
+        default=None, description="Venue or area within the city, e.g. a park."
+    )
     city: Text = Field(default=None, description="City or town.")
     region: Text = Field(default=None, description="Province, state or region.")
     country: Text = Field(default=None, description="Country name.")
@@ -141,7 +145,9 @@ class Subject(_Model):
     """What and who the photograph shows."""
 
     headline: Text = Field(default=None, description="A short synopsis of the content.")
-    caption: Text = Field(default=None, description="Description of who, what, where, when and why.")
+    caption: Text = Field(
+        default=None, description="Description of who, what, where, when and why."
+    )
     keywords: Terms = Field(default_factory=list, description="Keywords, de-duplicated in order.")
     persons: Terms = Field(
         default_factory=list, description="Names of persons shown, or their roles."
@@ -178,7 +184,8 @@ class Restriction(_Model):
 class PhotoContext(_Model):
     """The context of one photograph: where, what and who, by whom, and why it is restricted.
 
-    Every field is optional. Writing merges: fields left ``None`` or ``[]`` keep what the file holds.
+    Every field is optional. Writing merges: fields left ``None`` or ``[]`` keep what the file
+    holds.
     """
 
     location: Location = Field(default_factory=Location)

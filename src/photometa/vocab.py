@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 if sys.version_info >= (3, 11):
@@ -47,9 +47,10 @@ class Vocabulary:
         return Vocabulary(self.field, self.terms + added)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_vocabulary(field: str) -> Vocabulary:
-    """The built-in vocabulary of ``field`` (``"restriction.status"`` or ``"restriction.category"``)."""
+    """The built-in vocabulary of ``field`` (``"restriction.status"`` or
+    ``"restriction.category"``)."""
     text = resources.files("photometa").joinpath(f"data/vocab/{_FILES[field]}").read_text("utf-8")
     data = tomllib.loads(text)
     terms = tuple(

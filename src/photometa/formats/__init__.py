@@ -1,6 +1,7 @@
 """Containers: file bytes <-> opaque metadata blocks. No tag knowledge lives here.
 
-Each container module exposes ``CONTAINER``, a :class:`Container`. :data:`REGISTRY` lists them in sniffing
+Each container module exposes ``CONTAINER``, a :class:`Container`. :data:`REGISTRY` lists them in
+sniffing
 order and :func:`sniff` picks one by the file's first bytes, never by its extension.
 """
 
@@ -64,7 +65,8 @@ class Container:
         name: short name (``"jpeg"``).
         accept: ``accept(head)`` is true when the first bytes belong to this format.
         read: ``read(file, limits, strict)`` returns the blocks; tolerant unless ``strict``.
-        write: ``write(src, dst, update, limits)`` writes the whole new file to ``dst``, or ``None`` when
+        write: ``write(src, dst, update, limits)`` writes the whole new file to ``dst``, or
+        ``None`` when
             the format is read-only (a sidecar is used).
         max_xmp_bytes: the largest standard XMP packet the container holds, if limited.
         holds_iim: whether IPTC-IIM belongs in this format.

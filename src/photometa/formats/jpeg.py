@@ -1,9 +1,14 @@
-"""JPEG: APP1 Exif and XMP (standard and Extended), APP13 Photoshop IRB; the walk stops at start of scan.
+"""JPEG: APP1 Exif and XMP (standard and Extended), APP13 Photoshop IRB; the walk stops at start of
+scan.
 
-Writing rebuilds only the marker segments before the scan: segments photometa does not own are copied byte for
-byte and in order, new ones are placed early (Exif after JFIF, XMP after Exif, APP13 after XMP), and everything
-from the start-of-scan marker to the end of the file (entropy-coded data, trailers, MPF images) is copied
-unchanged. When an MPF index (APP2) precedes segments whose size changed, its image offsets are adjusted.
+Writing rebuilds only the marker segments before the scan: segments photometa does not own are
+copied byte for
+byte and in order, new ones are placed early (Exif after JFIF, XMP after Exif, APP13 after XMP),
+and everything
+from the start-of-scan marker to the end of the file (entropy-coded data, trailers, MPF images) is
+copied
+unchanged. When an MPF index (APP2) precedes segments whose size changed, its image offsets are
+adjusted.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ _STANDALONE: Final = frozenset({0x01, *range(0xD0, 0xD8)})
 
 @dataclass(frozen=True)
 class Segment:
-    """One marker segment before the scan: ``offset`` of its 0xFF, ``payload`` after the length field."""
+    """One marker segment before the scan: ``offset`` of its 0xFF, ``payload`` after the length
+    field."""
 
     marker: int
     offset: int
@@ -70,7 +76,8 @@ class Segment:
 
 @dataclass
 class JpegLayout:
-    """The segments before the scan and where the scan starts (``None`` when the walk stopped early)."""
+    """The segments before the scan and where the scan starts (``None`` when the walk stopped
+    early)."""
 
     segments: list[Segment] = field(default_factory=list)
     scan_offset: int | None = None
@@ -142,8 +149,12 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> JpegLayout:
             return layout
         total += length
         try:
-            check_limit(total, limits.max_metadata_bytes, "metadata before the image data",
-                        offset=marker_offset)
+            check_limit(
+                total,
+                limits.max_metadata_bytes,
+                "metadata before the image data",
+                offset=marker_offset,
+            )
         except LimitExceededError as err:
             if strict:
                 raise
@@ -169,18 +180,19 @@ def blocks_of(layout: JpegLayout, limits: Limits) -> Blocks:
     for seg in layout.segments:
         kind = seg.kind()
         if kind == "exif" and blocks.exif is None:
-            blocks.exif = seg.payload[len(EXIF_SIG):]
+            blocks.exif = seg.payload[len(EXIF_SIG) :]
         elif kind == "xmp" and blocks.xmp is None:
-            blocks.xmp = seg.payload[len(XMP_SIG):]
+            blocks.xmp = seg.payload[len(XMP_SIG) :]
         elif kind == "irb":
-            irb_parts.append(seg.payload[len(PS_SIG):])
+            irb_parts.append(seg.payload[len(PS_SIG) :])
         elif kind == "xmp-ext":
             p = seg.payload
             head = len(XMP_EXT_SIG)
             if len(p) < head + 40:
                 blocks.warnings.append(
-                    CorruptFileError("Extended XMP segment too short", code="xmp-ext",
-                                     offset=seg.offset)
+                    CorruptFileError(
+                        "Extended XMP segment too short", code="xmp-ext", offset=seg.offset
+                    )
                 )
                 continue
             guid = p[head : head + 32].decode("ascii", "replace")
@@ -188,8 +200,11 @@ def blocks_of(layout: JpegLayout, limits: Limits) -> Blocks:
             chunk = p[head + 40 :]
             if full > limits.max_xmp_bytes or off + len(chunk) > full:
                 blocks.warnings.append(
-                    CorruptFileError(f"Extended XMP chunk out of range ({off}+{len(chunk)} of "
-                                     f"{full})", code="xmp-ext", offset=seg.offset)
+                    CorruptFileError(
+                        f"Extended XMP chunk out of range ({off}+{len(chunk)} of {full})",
+                        code="xmp-ext",
+                        offset=seg.offset,
+                    )
                 )
                 continue
             buf = ext.setdefault(guid, bytearray(full))
@@ -225,7 +240,9 @@ def _irb_segments(irb: bytes) -> list[bytes]:
 def _ext_segments(guid: str, packet: bytes) -> list[bytes]:
     head = XMP_EXT_SIG + guid.encode("ascii")
     return [
-        _segment(APP1, head + struct.pack(">II", len(packet), off) + packet[off : off + XMP_EXT_CHUNK])
+        _segment(
+            APP1, head + struct.pack(">II", len(packet), off) + packet[off : off + XMP_EXT_CHUNK]
+        )
         for off in range(0, len(packet), XMP_EXT_CHUNK)
     ]
 
@@ -254,7 +271,8 @@ def _patch_mpf(payload: bytes, delta: int, offset: int) -> bytes:
 
 
 def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> WriteResult:
-    """Write ``src`` to ``dst`` with the blocks of ``update``; refuse a JPEG that is not well formed."""
+    """Write ``src`` to ``dst`` with the blocks of ``update``; refuse a JPEG that is not well
+    formed."""
     src.seek(0)
     layout = read_layout(src, limits, strict=True)
     if layout.scan_offset is None:  # pragma: no cover - strict read raises first
@@ -264,13 +282,17 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     placed = {"exif": False, "xmp": False, "irb": False}
     new_exif = _segment(APP1, EXIF_SIG + update.exif) if update.exif is not None else None
     new_xmp = _segment(APP1, XMP_SIG + update.xmp) if update.xmp is not None else None
-    new_ext = _ext_segments(*update.xmp_extended) if update.xmp_extended and update.xmp_extended[1] else []
+    new_ext = (
+        _ext_segments(*update.xmp_extended)
+        if update.xmp_extended and update.xmp_extended[1]
+        else []
+    )
     new_irb = _irb_segments(update.irb) if update.irb is not None else None
 
     def raw(seg: Segment) -> bytes:
         return struct.pack(">BBH", 0xFF, seg.marker, len(seg.payload) + 2) + seg.payload
 
-    for seg, kind in zip(layout.segments, kinds):
+    for seg, kind in zip(layout.segments, kinds, strict=True):
         if kind == "exif" and not placed["exif"]:
             placed["exif"] = True
             out.append((new_exif, False) if new_exif is not None else (raw(seg), True))
@@ -292,14 +314,13 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
             continue
         out.append((raw(seg), True))
 
-    # insert blocks the file did not have: Exif after the APP0 segments, XMP after Exif, APP13 after XMP
+    # insert blocks the file did not have: Exif after the APP0 segments, XMP after Exif, APP13
+    # after XMP
     def after(predicate_kinds: set[str], markers: set[int]) -> int:
         index = 0
         for i, (seg_bytes, _) in enumerate(out):
             marker = seg_bytes[1]
-            if marker in markers:
-                index = i + 1
-            elif _kind_of(seg_bytes) in predicate_kinds:
+            if marker in markers or _kind_of(seg_bytes) in predicate_kinds:
                 index = i + 1
         return index
 
@@ -317,7 +338,7 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     # MPF: image offsets are relative to the MPF header; bytes changed after it shift the images
     mpf_index = next((i for i, (b, _) in enumerate(out) if _kind_of(b) == "mpf"), None)
     if mpf_index is not None:
-        old_mpf = next(s for s, k in zip(layout.segments, kinds) if k == "mpf")
+        old_mpf = next(s for s, k in zip(layout.segments, kinds, strict=True) if k == "mpf")
         old_after = layout.scan_offset - (old_mpf.offset + old_mpf.size)
         new_after = sum(len(b) for b, _ in out[mpf_index + 1 :])
         delta = new_after - old_after
