@@ -62,7 +62,10 @@ class Metadata:
     def iim_in_sync(self) -> bool:
         """MWG: XMP is known to agree with IIM unless a stored digest differs from the current
         one."""
-        return self.stored_digest is None or self.stored_digest == self.current_digest
+        if self.stored_digest is None or self.stored_digest == self.current_digest:
+            return True
+        # Photoshop stores an all-zero digest in files that have no IIM at all
+        return self.iim is None and not any(self.stored_digest)
 
 
 def _strip_nul(data: bytes | None) -> bytes | None:

@@ -425,7 +425,8 @@ def _parse_header(data: Buffer) -> tuple[ByteOrder, bool, int]:
             f"not a TIFF header (byte order mark {mark!r})", code="exif-header", offset=0
         )
     magic = struct.unpack_from(order + "H", data, 2)[0]
-    if magic == 42:
+    # 42 is TIFF; Olympus ORF uses "RO"/"SR" and Panasonic RW2 0x55 with an otherwise classic layout
+    if magic in (42, 0x4F52, 0x5352, 0x0055):
         return order, False, int(struct.unpack_from(order + "I", data, 4)[0])
     if magic == 43:
         if len(data) < 16:
@@ -483,6 +484,7 @@ class _Walker:
         self.visited: set[int] = set()
         self.total = 0
         self.sub_count = 0
+        self.entries_seen = 0
         self.stopped = False
         self.opaque = False  # an entry of unknown type: its value cannot be located
 
@@ -534,6 +536,12 @@ class _Walker:
         if count > self.limits.max_ifd_entries:
             self.warn(f"{name} has {count} entries, more than the limit of "
                       f"{self.limits.max_ifd_entries}", "limit", off, limit=True)
+            return None
+        self.entries_seen += count
+        if self.entries_seen > 4 * self.limits.max_ifd_entries:
+            self.warn(f"more than {4 * self.limits.max_ifd_entries} directory entries in all",
+                      "limit", off, limit=True)
+            self.stopped = True
             return None
         start = off + csize
         fit = (n - start) // esize
@@ -966,13 +974,19 @@ class _Planner:
             entries = self.w.ifds[name]
             for off_tag, len_tag in _DATA_PAIRS:
                 offs, lens = entries.get(off_tag), entries.get(len_tag)
-                if offs is None or lens is None:
+                if offs is None:
+                    continue
+                if lens is None:  # data of unknown length: never cut anything
+                    self.open_ended = True
                     continue
                 ov, lv = offs.value, lens.value
                 ovs = (ov,) if isinstance(ov, int) else ov
                 lvs = (lv,) if isinstance(lv, int) else lv
                 if not isinstance(ovs, tuple) or not isinstance(lvs, tuple):
+                    self.open_ended = True
                     continue
+                if len(lvs) < len(ovs):
+                    self.open_ended = True
                 for o, ln in zip(ovs, lvs, strict=False):
                     if not isinstance(o, int) or not isinstance(ln, int) or ln <= 0:
                         continue
