@@ -86,9 +86,10 @@ class Container:
 
 
 def _registry() -> list[Container]:
-    from . import jpeg
+    from . import bmff, jpeg, otherraw, png, sidecar, tiff, webp
 
-    return [jpeg.CONTAINER]
+    return [jpeg.CONTAINER, *tiff.CONTAINERS, png.CONTAINER, webp.CONTAINER, *bmff.CONTAINERS,
+            *otherraw.CONTAINERS, sidecar.CONTAINER]
 
 
 REGISTRY: list[Container] = _registry()
