@@ -1,21 +1,32 @@
-"""Findings and reports: what validation and reconciliation found, and how it is shown."""
+"""Findings and reports: what validation and reconciliation found about a file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Final, Literal
 
 from .errors import PhotometaError
 
-__all__ = ["Finding", "Report", "Severity"]
+__all__ = ["SEVERITIES", "SEVERITY_RANK", "Finding", "Report", "Severity", "at_or_above"]
 
 Severity = Literal["error", "warning", "info"]
+
+SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
+SEVERITY_RANK: Final[dict[str, int]] = {"info": 0, "warning": 1, "error": 2}
+"""Order of severities, least first: a threshold selects the findings at its rank or above."""
+
+
+def at_or_above(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:
+    """The findings whose severity is ``threshold`` or worse."""
+    limit = SEVERITY_RANK[threshold]
+    return [f for f in findings if SEVERITY_RANK[f.severity] >= limit]
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing found about a file: a rule broken, homes that disagree, a block that could not be read.
+    """One thing found about a file: a rule broken, homes that disagree, a block that is unreadable.
 
     Attributes:
         field: dotted schema path (``"location.city"``), or ``None`` for the file as a whole.
@@ -37,12 +48,26 @@ class Finding:
         return cls(field=err.field, code=err.code, message=err.msg, severity=severity,
                    offset=err.offset)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready dict (the ``findings`` items of the JSON report)."""
+        return {"field": self.field, "code": self.code, "message": self.message,
+                "severity": self.severity, "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """Inverse of :meth:`to_dict`."""
+        severity = data["severity"]
+        if severity not in SEVERITY_RANK:
+            raise ValueError(f"unknown severity {severity!r}")
+        return cls(data["field"], data["code"], data["message"], severity, data["offset"])
+
 
 @dataclass
 class Report:
     """The result of validating one file.
 
-    ``ok`` is true when no finding has severity ``"error"``.
+    ``ok`` is true when no finding has severity ``"error"``; use :meth:`failed` for another
+    threshold (``photometa validate --fail-on warning``).
     """
 
     path: Path
@@ -62,3 +87,12 @@ class Report:
     def warnings(self) -> list[Finding]:
         """The warning-level findings."""
         return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def infos(self) -> list[Finding]:
+        """The info-level findings."""
+        return [f for f in self.findings if f.severity == "info"]
+
+    def failed(self, threshold: Severity = "error") -> bool:
+        """True when any finding is at ``threshold`` or worse."""
+        return bool(at_or_above(self.findings, threshold))
