@@ -261,6 +261,9 @@ class _El:
         self.text = ""
 
 
+_MAX_ELEMENTS: Final = 100_000
+
+
 class _Builder:
     """Parser target: builds _El trees, records namespace declarations, enforces the depth cap."""
 
@@ -269,6 +272,7 @@ class _Builder:
         self.root: _El | None = None
         self.stack: list[_El] = []
         self.declared: list[tuple[str, str]] = []
+        self.elements = 0
 
     def start_ns(self, prefix: str, uri: str) -> None:
         self.declared.append((prefix, uri))
@@ -279,6 +283,9 @@ class _Builder:
             raise LimitExceededError(
                 f"XMP element nesting deeper than the limit of {self.max_depth}", code="limit"
             )
+        self.elements += 1
+        if self.elements > _MAX_ELEMENTS:
+            raise LimitExceededError(f"XMP holds more than {_MAX_ELEMENTS} elements", code="limit")
         el = _El(tag, attrib)
         if stack:
             parent = stack[-1]

@@ -170,13 +170,20 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> JpegLayout:
             return layout
         pos += length - 2
         layout.segments.append(Segment(marker, marker_offset, payload))
+        if len(layout.segments) > limits.max_boxes:
+            flood = LimitExceededError(f"more than {limits.max_boxes} segments before the "
+                                       "image data", code="limit", offset=marker_offset)
+            if strict:
+                raise flood
+            layout.warnings.append(flood)
+            return layout
 
 
 def blocks_of(layout: JpegLayout, limits: Limits) -> Blocks:
     """Collect the metadata blocks from the segments."""
     blocks = Blocks(warnings=list(layout.warnings))
     irb_parts: list[bytes] = []
-    ext: dict[str, bytearray] = {}
+    ext: dict[str, tuple[int, list[tuple[int, bytes]]]] = {}
     for seg in layout.segments:
         kind = seg.kind()
         if kind == "exif" and blocks.exif is None:
@@ -207,13 +214,20 @@ def blocks_of(layout: JpegLayout, limits: Limits) -> Blocks:
                     )
                 )
                 continue
-            buf = ext.setdefault(guid, bytearray(full))
-            if len(buf) != full:
-                continue
-            buf[off : off + len(chunk)] = chunk
+            declared, parts = ext.setdefault(guid, (full, []))
+            if declared == full:
+                parts.append((off, chunk))
     if irb_parts:
         blocks.irb = b"".join(irb_parts)
-    blocks.xmp_extended = {guid: bytes(buf) for guid, buf in ext.items()}
+    for guid, (full, parts) in ext.items():
+        if sum(len(chunk) for _, chunk in parts) < full:  # memory follows the bytes in the file
+            blocks.warnings.append(CorruptFileError(
+                f"Extended XMP {guid} is incomplete", code="xmp-ext", offset=None))
+            continue
+        buf = bytearray(full)
+        for off, chunk in parts:
+            buf[off : off + len(chunk)] = chunk
+        blocks.xmp_extended[guid] = bytes(buf)
     return blocks
 
 
