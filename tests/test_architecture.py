@@ -28,7 +28,7 @@ LAYERS = {
     "manifest": 6,
     "schema": 3,
     "reports": 6,
-    "_generate": 8,
+    "_generate": 11,
     "cli": 9,
     "__init__": 10,
     "_git": 1,

@@ -22,7 +22,7 @@ from test_api import full_context
 # Tags photometa sets (ExifTool names, family-1 groups). Anything else must read back unchanged.
 OURS = {
     "IFD0": {"ImageDescription", "Artist", "Copyright"},
-    "ExifIFD": {"DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal"},
+    "ExifIFD": {"DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal", "ExifVersion"},
     "GPS": {
         "GPSVersionID",
         "GPSLatitudeRef",

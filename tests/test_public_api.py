@@ -6,7 +6,7 @@ import photometa
 
 EXPECTED = [
     "DEFAULT_LIMITS", "FIELD_PATHS", "CorruptFileError", "Finding", "Gps", "InvalidValueError",
-    "LimitExceededError", "Limits", "Location", "PhotoContext", "PhotometaError", "Photographer",
+    "LimitExceededError", "Limits", "Location", "PhotoContext", "Photographer", "PhotometaError",
     "Policy", "PolicyError", "PolicyViolationError", "ReadResult", "Report", "Restriction",
     "Subject", "UnsupportedFormatError", "WriteError", "WriteOutcome", "__version__",
     "json_schema", "load_policy", "read", "read_detailed", "read_many", "validate", "write",

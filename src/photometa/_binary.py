@@ -21,7 +21,8 @@ class Limits:
     """Caps that keep reading hostile files cheap. Raise them if your archive needs it.
 
     Attributes:
-        max_segment_bytes: largest metadata block (JPEG segment payload, PNG chunk, RIFF chunk, box).
+        max_segment_bytes: largest metadata block (JPEG segment payload, PNG chunk, RIFF chunk,
+            box).
         max_xmp_bytes: largest XMP packet, after Extended XMP is reassembled.
         max_xml_depth: deepest element nesting accepted in XMP.
         max_ifd_entries: entries accepted in one TIFF/EXIF directory.

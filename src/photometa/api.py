@@ -1,16 +1,18 @@
-"""The public verbs: read, write, validate. The one place containers, codecs and the mapping meet."""
+"""The public verbs: read, write, validate. The one place containers, codecs and the mapping
+meet."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from ._binary import DEFAULT_LIMITS, Limits
-from ._fileio import atomic_replace, hash_range
+from ._fileio import atomic_replace, hash_range, open_regular
 from ._metadata import TIFF_IIM, TIFF_IRB, TIFF_XMP, Blocks, Metadata, decode_blocks
 from .codecs import exif as exif_codec
 from .codecs import iptc
@@ -23,7 +25,9 @@ from .errors import (
     UnsupportedFormatError,
     WriteError,
 )
-from .formats import BytePatch, Container, Update, sniff
+from .formats import REGISTRY, BytePatch, Container, Update, sniff
+from .formats import sidecar as sidecars
+from .formats.sidecar import SidecarMode, SidecarNaming
 from .mapping import ROWS, Row, read_field, to_edits, to_model
 from .model import FIELD_PATHS, PhotoContext
 from .report import Finding
@@ -33,11 +37,19 @@ try:  # POSIX advisory locks; Windows goes without
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ReadResult", "WriteOutcome", "read", "read_detailed", "write"]
+__all__ = [
+    "ReadResult",
+    "SidecarMode",
+    "SidecarNaming",
+    "WriteOutcome",
+    "read",
+    "read_detailed",
+    "write",
+]
 
 PathLike = str | os.PathLike[str]
 IimPolicy = Literal["always", "if-present", "never"]
-_HEAD = 64
+_HEAD = 4096  # enough for every container's magic, an XML declaration, and a TIFF's first IFD
 
 
 @dataclass
@@ -49,6 +61,7 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
     error: PhotometaError | None = None
     format: str | None = None
+    sidecar: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -58,11 +71,14 @@ class ReadResult:
 
 @dataclass
 class WriteOutcome:
-    """What a write changed: per field, the old and the new value. ``written`` is false for a no-op."""
+    """What a write changed: per field, the old and the new value. ``written`` is false for a
+    no-op."""
 
     path: Path
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     written: bool = False
+    sidecar: Path | None = None
+    """The XMP sidecar that holds (or, on a dry run, would hold) the values, when one is used."""
 
 
 def _open_container(path: Path, f: BinaryIO) -> Container:
@@ -73,26 +89,35 @@ def _open_container(path: Path, f: BinaryIO) -> Container:
         if not head:
             raise UnsupportedFormatError("the file is empty", path=path, code="empty-file")
         raise UnsupportedFormatError(
-            "not an image format photometa knows (JPEG)", path=path, code="unsupported-format"
+            "not an image format photometa knows "
+            f"({', '.join(sorted({c.name.split('-')[0] for c in REGISTRY}))})",
+            path=path, code="unsupported-format",
         )
     return container
 
 
+def _os_error(path: Path, err: OSError) -> PhotometaError:
+    """The photometa error for an ``OSError`` met while opening or reading ``path``."""
+    if isinstance(err, PhotometaError):
+        return err.with_path(path)
+    if isinstance(err, IsADirectoryError):
+        return UnsupportedFormatError("is a directory", path=path, code="is-directory")
+    if isinstance(err, FileNotFoundError):
+        return PhotometaError("no such file", path=path, code="not-found")
+    if isinstance(err, PermissionError):
+        return PhotometaError("permission denied", path=path, code="permission")
+    return PhotometaError(f"cannot read: {err.strerror or err}", path=path, code="io")
+
+
 def _load(path: Path, limits: Limits, strict: bool) -> tuple[Container, Blocks, Metadata]:
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             container = _open_container(path, f)
             blocks = container.read(f, limits, strict)
     except PhotometaError as err:
         raise err.with_path(path) from None
-    except IsADirectoryError as err:
-        raise UnsupportedFormatError("is a directory", path=path, code="is-directory") from err
-    except FileNotFoundError as err:
-        raise PhotometaError("no such file", path=path, code="not-found") from err
-    except PermissionError as err:
-        raise PhotometaError("permission denied", path=path, code="permission") from err
     except OSError as err:
-        raise PhotometaError(f"cannot read: {err.strerror or err}", path=path, code="io") from err
+        raise _os_error(path, err) from err
     try:
         md = decode_blocks(blocks, limits=limits, strict=strict)
     except PhotometaError as err:
@@ -100,31 +125,129 @@ def _load(path: Path, limits: Limits, strict: bool) -> tuple[Container, Blocks, 
     return container, blocks, md
 
 
-def read_detailed(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+def _sniff_file(path: Path) -> Container:
+    """The container of the file at ``path``, judged by its first bytes."""
+    try:
+        with open_regular(path) as f:
+            return _open_container(path, f)
+    except PhotometaError as err:
+        raise err.with_path(path) from None
+    except OSError as err:
+        raise _os_error(path, err) from err
+
+
+def _load_sidecar(side: Path, limits: Limits) -> Metadata:
+    """The decoded XMP of a sidecar file. Always strict: a packet that does not parse raises."""
+    try:
+        with open_regular(side) as f:
+            blocks = sidecars.read(f, limits, True)
+        return decode_blocks(blocks, limits=limits, strict=True)
+    except PhotometaError as err:
+        raise err.with_path(side) from None
+    except OSError as err:
+        raise _os_error(side, err) from err
+
+
+def _check_sidecar_args(sidecar: str, naming: str) -> None:
+    if sidecar not in sidecars.SIDECAR_MODES:
+        raise InvalidValueError(f"sidecar must be one of {', '.join(sidecars.SIDECAR_MODES)}, "
+                                f"not {sidecar!r}", code="bad-argument", field="sidecar")
+    if naming not in sidecars.NAMINGS:
+        raise InvalidValueError(f"sidecar_naming must be one of {', '.join(sidecars.NAMINGS)}, "
+                                f"not {naming!r}", code="bad-argument", field="sidecar_naming")
+
+
+def _overlay(ctx: PhotoContext, findings: list[Finding], side: Path, side_md: Metadata
+             ) -> tuple[PhotoContext, list[Finding]]:
+    """The file's context with the sidecar's fields laid over it (the sidecar wins field by field).
+
+    Findings made inside the sidecar are kept (marked as the sidecar's); a field the sidecar
+    overrides with a different value gets an ``info`` finding ``sidecar-overrides``.
+    """
+    side_ctx, side_findings = to_model(side_md)
+    out = list(findings)
+    out += [Finding(f.field, f.code, f"in the sidecar {side.name}: {f.message}", f.severity,
+                    f.offset) for f in side_findings]
+    for row in ROWS:
+        mine, theirs = ctx.get_path(row.path), side_ctx.get_path(row.path)
+        if mine in (None, []) or theirs in (None, []) or mine == theirs:
+            continue
+        out.append(Finding(row.path, "sidecar-overrides",
+                           f"the sidecar {side.name} holds {_brief(theirs)} and the file "
+                           f"{_brief(mine)}; read the sidecar's value (it is written later)",
+                           "info"))
+    return merge(ctx, side_ctx), out
+
+
+def _brief(value: Any) -> str:
+    text = repr(value.model_dump() if hasattr(value, "model_dump") else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def read_with_sidecar(path: Path, limits: Limits, sidecar: SidecarMode = "auto",
+                      sidecar_naming: SidecarNaming = "replace"
+                      ) -> tuple[Container, Metadata, PhotoContext, list[Finding], Path | None]:
+    """Read ``path`` tolerantly and lay its sidecar (if ``sidecar`` allows one) over it.
+
+    Returns the container, the file's own decoded metadata, the merged context, the findings and
+    the sidecar used. A sidecar that cannot be read becomes a ``warning`` finding
+    ``sidecar-unreadable`` and is not used. (Shared by :func:`read_detailed` and validation.)
+    """
+    container, _blocks, md = _load(path, limits, strict=False)
+    ctx, findings = to_model(md)
+    if sidecar == "never" or container is sidecars.CONTAINER:
+        return container, md, ctx, findings, None
+    side = sidecars.find(path, sidecar_naming)
+    if side is None:
+        return container, md, ctx, findings, None
+    try:
+        side_md = _load_sidecar(side, limits)
+    except PhotometaError as err:
+        findings.append(Finding(None, "sidecar-unreadable",
+                                f"the sidecar {side.name} was not used: {err.msg}", "warning",
+                                err.offset))
+        return container, md, ctx, findings, None
+    ctx, findings = _overlay(ctx, findings, side, side_md)
+    return container, md, ctx, findings, side
+
+
+def read_detailed(path: PathLike, *, limits: Limits = DEFAULT_LIMITS,
+                  sidecar: SidecarMode = "auto",
+                  sidecar_naming: SidecarNaming = "replace") -> ReadResult:
     """Read a file's context with every finding met on the way (disagreeing homes, broken blocks).
+
+    With ``sidecar="auto"`` (the default) or ``"always"``, an XMP sidecar beside the file
+    (``photo.xmp`` or ``photo.CR2.xmp``; ``sidecar_naming`` says which is looked for first) is laid
+    over the file's own metadata: a field the sidecar holds wins over the file's value, whatever
+    its home (docs/decisions/0004-sidecars.md); ``ReadResult.sidecar`` names it. ``"never"``
+    reads the file alone.
 
     Raises:
         UnsupportedFormatError: photometa does not know the format.
         CorruptFileError: the file is too broken to find any metadata in.
         PhotometaError: the file cannot be opened.
+        InvalidValueError: ``sidecar`` or ``sidecar_naming`` is not one of the allowed values.
     """
     p = Path(path)
-    container, _blocks, md = _load(p, limits, strict=False)
-    ctx, findings = to_model(md)
-    return ReadResult(p, ctx, findings, format=container.name)
+    _check_sidecar_args(sidecar, sidecar_naming)
+    container, _md, ctx, findings, side = read_with_sidecar(p, limits, sidecar, sidecar_naming)
+    return ReadResult(p, ctx, findings, format=container.name, sidecar=side)
 
 
-def read(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> PhotoContext:
-    """Read the photo context stored in an image file.
+def read(path: PathLike, *, limits: Limits = DEFAULT_LIMITS, sidecar: SidecarMode = "auto",
+         sidecar_naming: SidecarNaming = "replace") -> PhotoContext:
+    """Read the photo context stored in an image file (and its XMP sidecar, if it has one).
 
     EXIF, IPTC-IIM and XMP are reconciled by the MWG rules; absent fields are ``None`` or ``[]``.
-    Reading is tolerant: a broken block is skipped (see :func:`read_detailed` for what was skipped).
+    A sidecar's fields win over the file's (see :func:`read_detailed`; ``sidecar="never"`` reads
+    the file alone). Reading is tolerant: a broken block is skipped (see :func:`read_detailed`
+    for what was skipped).
 
     Raises:
         UnsupportedFormatError: photometa does not know the format.
         PhotometaError: the file cannot be opened or read.
     """
-    result = read_detailed(path, limits=limits)
+    result = read_detailed(path, limits=limits, sidecar=sidecar, sidecar_naming=sidecar_naming)
     assert result.context is not None
     return result.context
 
@@ -147,7 +270,8 @@ def _rows_to_write(ctx: PhotoContext, clear: Iterable[str]) -> tuple[list[Row], 
 
 
 def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -> PhotoContext:
-    """``current`` with every non-empty field of ``ctx`` laid over it and the ``clear`` fields removed."""
+    """``current`` with every non-empty field of ``ctx`` laid over it and the ``clear`` fields
+    removed."""
     data = current.model_dump()
     for path in FIELD_PATHS:
         value = ctx.get_path(path)
@@ -199,6 +323,10 @@ def _exif_needed(md: Metadata, edits: dict[tuple[str, int], Any]
                 needed[key] = None
         elif current is None or not _exif_same(current, new):
             needed[key] = new
+    creates_exif_ifd = any(v is not None and k[0] == "ExifIFD" for k, v in needed.items())
+    if creates_exif_ifd and (md.exif is None or "ExifIFD" not in md.exif.ifds):
+        # a new Exif IFD needs its version tag (EXIF 2.32) to be valid
+        needed[("ExifIFD", 0x9000)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, b"0232")
     return needed
 
 
@@ -255,7 +383,7 @@ def _iim_update(md: Metadata, edits: dict[tuple[int, int], list[str]], container
         return None, None
     new_iim = iim.encode()
     resources = list(md.irb or [])
-    digest_ok = md.stored_digest is None or md.stored_digest == md.current_digest
+    digest_ok = md.iim_in_sync
     _put_resource(resources, iptc.IRB_IPTC, new_iim)
     if digest_ok:
         _put_resource(resources, iptc.IRB_IPTC_DIGEST, iptc.iim_digest(new_iim))
@@ -277,7 +405,7 @@ def _locked(path: Path) -> Iterator[None]:
         yield
         return
     while True:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -299,45 +427,92 @@ def write(
     iim: IimPolicy = "always",
     dry_run: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    sidecar: SidecarMode = "auto",
+    sidecar_naming: SidecarNaming = "replace",
 ) -> WriteOutcome:
     """Store ``ctx`` in the file, merged with what the file already holds.
 
-    Fields of ``ctx`` that are ``None`` or ``[]`` keep the file's values; name fields in ``clear``
-    (dotted paths such as ``"location.city"``) to remove them. Each field is written to all its homes
-    (EXIF, XMP and, unless ``iim="never"``, IPTC-IIM with the UTF-8 marker and an updated IPTC digest),
-    so other tools agree. Nothing else in the file changes: the image data and every segment, tag and
-    resource photometa does not own stay byte for byte. The new file is written beside the old one,
-    fsynced, checked and renamed over it; if anything fails the old file is untouched.
+    Fields of ``ctx`` that are ``None`` or ``[]`` keep the file's values; name fields in
+    ``clear`` (dotted paths such as ``"location.city"``) to remove them. Each field is written to
+    all its homes (EXIF, XMP and, unless ``iim="never"``, IPTC-IIM with the UTF-8 marker and an
+    updated IPTC digest), so other tools agree. Nothing else in the file changes: the image data
+    and every segment, tag and resource photometa does not own stay byte for byte. The new file
+    is written beside the old one, fsynced, checked and renamed over it; if anything fails the
+    old file is untouched.
     A write that changes nothing does not touch the file.
 
+    Sidecars (docs/decisions/0004-sidecars.md): formats that are not written in place (HEIC/AVIF,
+    DNG and camera RAW) get an XMP sidecar instead, created or updated atomically, holding every
+    mapped field. ``sidecar="auto"`` (the default) writes in place when the format allows it, else
+    the sidecar, and also updates a sidecar the file already has so that the two agree;
+    ``"always"`` writes only the sidecar and never opens the image for writing (any format);
+    ``"never"`` never touches a sidecar and refuses read-only formats. ``sidecar_naming`` is the
+    name a new sidecar gets: ``"replace"`` (``photo.xmp``, the default) or ``"append"``
+    (``photo.CR2.xmp``); an existing sidecar of either name is updated in place. A sidecar cannot
+    remove a value the image itself holds, so clearing such a field in sidecar mode is refused.
+    Naming an ``.xmp`` file writes that file.
+
     Returns:
-        What changed, field by field.
+        What changed, field by field (for a sidecar write: as read with the sidecar), and where.
 
     Raises:
-        UnsupportedFormatError: the format cannot be written.
-        CorruptFileError: the file's structure is not sound enough to write safely.
-        InvalidValueError: a value does not fit its home (e.g. EXIF larger than 64 KB in JPEG).
+        UnsupportedFormatError: the format cannot be written (with ``sidecar="never"``).
+        CorruptFileError: the file's structure is not sound enough to write safely, or its
+            existing sidecar does not parse (it is never overwritten then).
+        InvalidValueError: a value does not fit its home (e.g. EXIF larger than 64 KB in JPEG),
+            or a field to clear lives in an image that sidecar mode does not write.
         WriteError: the file could not be replaced (permissions, full disk, changed meanwhile).
     """
     p = Path(path)
     if not isinstance(ctx, PhotoContext):
         raise InvalidValueError("ctx must be a PhotoContext", path=p, code="bad-argument")
+    _check_sidecar_args(sidecar, sidecar_naming)
     rows, cleared = _rows_to_write(ctx, clear)
     try:
-        return _write(p, ctx, rows, cleared, iim, dry_run, limits)
+        return _write(p, ctx, rows, cleared, iim, dry_run, limits, sidecar, sidecar_naming)
     except PhotometaError as err:
         raise err.with_path(p) from None
 
 
 def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], iim: IimPolicy,
-           dry_run: bool, limits: Limits) -> WriteOutcome:
+           dry_run: bool, limits: Limits, sidecar: SidecarMode, naming: SidecarNaming
+           ) -> WriteOutcome:
+    container = _sniff_file(p)
+    if container is sidecars.CONTAINER:  # an XMP file: it is its own "sidecar"
+        return _write_sidecar(None, p, ctx, cleared, dry_run, limits)
+    side = sidecars.find(p, naming) if sidecar != "never" else None
+    if sidecar == "always" or (sidecar == "auto" and container.write is None):
+        return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared, dry_run,
+                              limits)
+    if side is not None:
+        _load_sidecar(side, limits)  # a sidecar that cannot be updated stops the write up front
+    try:
+        outcome = _write_in_place(p, ctx, rows, cleared, iim, dry_run, limits)
+    except UnsupportedFormatError as err:
+        # a DNG or RAW that sniffing took for a plain TIFF is refused by its container
+        if sidecar != "auto" or err.code != "read-only-format":
+            raise
+        return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared,
+                              dry_run, limits)
+    if side is None:
+        return outcome
+    # the file has a sidecar, which reading lays over it: keep it in agreement
+    kept = _write_sidecar(p, side, ctx, cleared, dry_run, limits, image_written=True)
+    changes = {**outcome.changes, **kept.changes}
+    return WriteOutcome(p, changes, outcome.written or kept.written, side)
+
+
+def _write_in_place(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str],
+                    iim: IimPolicy, dry_run: bool, limits: Limits) -> WriteOutcome:
+    sniffed = _sniff_file(p)
+    if sniffed.write is None:  # say so before a strict parse can fail for another reason
+        raise UnsupportedFormatError(
+            f"{sniffed.name} files cannot be written in place (write an XMP sidecar with "
+            "sidecar='auto' or 'always')", path=p, code="read-only-format"
+        )
     with _locked(p) if not dry_run else contextlib.nullcontext():
         before = os.stat(p)
         container, blocks, md = _load(p, limits, strict=True)
-        if container.write is None:
-            raise UnsupportedFormatError(
-                f"{container.name} files cannot be written in place", path=p, code="read-only-format"
-            )
         current, _ = to_model(md)
         merged = merge(current, ctx, cleared)
         outcome = WriteOutcome(p)
@@ -368,6 +543,73 @@ def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], i
         return outcome
 
 
+def _write_sidecar(image: Path | None, side: Path, ctx: PhotoContext, cleared: set[str],
+                   dry_run: bool, limits: Limits, *, image_written: bool = False
+                   ) -> WriteOutcome:
+    """Store ``ctx`` in the XMP sidecar ``side`` of ``image`` (``None``: ``side`` is an XMP file
+    written for itself). The image is only read.
+
+    The new packet is the existing sidecar's (everything in it kept: other tools' namespaces,
+    develop settings...) with every mapped field set to the value read with the sidecar, merged
+    with ``ctx``: the sidecar alone then tells the whole context, EXIF-only fields included
+    (GPS in ``exif:GPS*``, the capture time in ``photoshop:DateCreated``). Nothing is written
+    when no field changes. ``image_written``: the image itself was just written in place with
+    the same values (its fields may be cleared then).
+    """
+    if image is not None:
+        _container, _blocks, md = _load(image, limits, strict=False)
+        embedded, _ = to_model(md)
+    else:
+        embedded = PhotoContext()
+    exists = side.is_file()
+    with _locked(side) if exists and not dry_run else contextlib.nullcontext():
+        before = os.stat(side) if exists else None
+        side_md = _load_sidecar(side, limits) if exists else Metadata()
+        side_ctx, _ = to_model(side_md)
+        view = merge(embedded, side_ctx)
+        for name in sorted(cleared) if not image_written else ():
+            held = embedded.get_path(name)
+            if held not in (None, []):
+                raise InvalidValueError(
+                    f"{name} is stored in the image file itself, which is not written when "
+                    "metadata goes to a sidecar; it cannot be cleared there (clear it in place "
+                    "with sidecar='auto' or 'never' on a writable format)",
+                    code="sidecar-cannot-clear", field=name)
+        merged = merge(view, ctx, cleared)
+        outcome = WriteOutcome(image if image is not None else side,
+                               sidecar=side if image is not None else None)
+        for row in ROWS:
+            old, new = view.get_path(row.path), merged.get_path(row.path)
+            if old != new:
+                outcome.changes[row.path] = (old, new)
+        if not outcome.changes:
+            return outcome
+        packet = side_md.xmp.copy() if side_md.xmp is not None else XmpPacket.new()
+        for home, value in to_edits(merged, ROWS).xmp:
+            current = packet.get(home.path, home.kind)
+            if current == value or (current in (None, []) and value in (None, [])):
+                continue
+            packet.set(home.path, home.kind, value)
+        data = packet.serialize(padding=0)
+        try:
+            XmpPacket.parse(data, limits=limits)
+        except CorruptFileError as err:  # pragma: no cover - the codec writes what it reads
+            raise WriteError(f"the new sidecar does not parse ({err.msg}); nothing was written",
+                             path=side, code="verify-failed") from err
+        if dry_run:
+            return outcome
+        if before is not None:
+            now = os.stat(side)
+            if (now.st_mtime_ns, now.st_size, now.st_ino) != (
+                    before.st_mtime_ns, before.st_size, before.st_ino):
+                raise WriteError("the sidecar changed while photometa was writing it; nothing "
+                                 "was written", path=side, code="changed-meanwhile")
+        mode_from = os.stat(image) if image is not None else None
+        sidecars.write_file(side, data, mode_from=mode_from)
+        outcome.written = True
+        return outcome
+
+
 def _tiff_update(md: Metadata, blocks: Blocks,
                  edits: dict[tuple[str, int], exif_codec.ExifWrite | None], xmp: bytes | None,
                  irb: bytes | None, iim: bytes | None, limits: Limits) -> Update:
@@ -375,7 +617,15 @@ def _tiff_update(md: Metadata, blocks: Blocks,
     if xmp is not None:
         edits[("IFD0", TIFF_XMP)] = exif_codec.ExifWrite(exif_codec.BYTE, xmp)
     if iim is not None:
-        edits[("IFD0", TIFF_IIM)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, iim)
+        if md.irb is None and md.exif is not None:
+            # LONG and NUL-padded, as Photoshop and ExifTool store it (ExifTool -validate wants it)
+            padded = iim + bytes(-len(iim) % 4)
+            words = struct.unpack(f"{md.exif.order}{len(padded) // 4}I", padded)
+            edits[("IFD0", TIFF_IIM)] = exif_codec.ExifWrite(exif_codec.LONG, words)
+        else:
+            # unpadded beside Photoshop resources, so the digest ExifTool takes from this tag
+            # matches the one stored in the resources
+            edits[("IFD0", TIFF_IIM)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, iim)
     if irb is not None and md.irb is not None:
         edits[("IFD0", TIFF_IRB)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, irb)
     if not edits:
@@ -394,10 +644,14 @@ def _homes_differ(row: Row, md: Metadata) -> bool:
 def _commit(p: Path, container: Container, update: Update, before: os.stat_result,
             limits: Limits) -> None:
     assert container.write is not None
-    with open(p, "rb") as src, atomic_replace(p) as tmp:
+    with open_regular(p) as src, atomic_replace(p) as tmp:
         result = container.write(src, tmp, update, limits)
         tmp.flush()
-        for (s_off, s_len), (t_off, t_len) in zip(result.source_ranges, result.target_ranges):
+        if len(result.source_ranges) != len(result.target_ranges):
+            raise WriteError("the container reported unpaired image data ranges; nothing was "
+                             "written", path=p, code="image-data-changed")
+        pairs = zip(result.source_ranges, result.target_ranges, strict=True)
+        for (s_off, s_len), (t_off, t_len) in pairs:
             if s_len != t_len or hash_range(src, s_off, s_len) != hash_range(tmp, t_off, t_len):
                 raise WriteError("image data would change; nothing was written", path=p,
                                  code="image-data-changed")

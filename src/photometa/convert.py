@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any, Final, Protocol
 
+import pycountry
+
 from .codecs import exif as exif_codec
 from .codecs.exif import ExifData, ExifWrite
 from .codecs.iptc import IimData
@@ -180,6 +182,31 @@ class ContactConverter(TextConverter):
         if "@" in text and "://" not in text:
             return [(email, text.removeprefix("mailto:")), (url, None)]
         return [(url, text), (email, None)]  # one contact: the other home would contradict it
+
+
+def _alpha2(code: Any) -> Any:
+    if isinstance(code, str) and len(code.strip()) == 3:
+        found = pycountry.countries.get(alpha_3=code.strip().upper())
+        if found is not None:
+            return str(found.alpha_2)
+    return code.strip().upper() if isinstance(code, str) else code
+
+
+class CountryCodeConverter(TextConverter):
+    """ISO 3166-1 codes: IPTC-IIM 2:100 holds three letters, XMP usually two; one country."""
+
+    def to_iim(self, value: Any, homes: list[IimHome]) -> dict[IimHome, list[str]]:
+        if value is None:
+            return {homes[0]: []}
+        text = str(value)
+        if len(text) == 2:
+            found = pycountry.countries.get(alpha_2=text.upper())
+            if found is not None:
+                text = str(found.alpha_3)
+        return {homes[0]: [text]}
+
+    def same(self, a: Any, b: Any) -> bool:
+        return bool(_alpha2(a) == _alpha2(b))
 
 
 # -- dates ---------------------------------------------------------------------------------------
@@ -487,6 +514,7 @@ CONVERTERS: Final[dict[str, Converter]] = {
     "list": ListConverter(),
     "joined": JoinedConverter(),
     "contact": ContactConverter(),
+    "country_code": CountryCodeConverter(),
     "datetime": DateTimeConverter(),
     "gps": GpsConverter(),
 }

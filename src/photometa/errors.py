@@ -60,7 +60,7 @@ class PhotometaError(Exception):
         return f"{prefix}{self.msg}{suffix}"
 
     def with_path(self, path: str | os.PathLike[str]) -> PhotometaError:
-        """Return this error with ``path`` filled in (used when a codec error reaches the file layer)."""
+        """Return this error with ``path`` filled in (a codec error reaching the file layer)."""
         if self.path is None:
             self.path = Path(path)
             self.args = (self._render(),)

@@ -161,7 +161,9 @@ def read_field(row: Row, md: Metadata) -> FieldReading:
     elif xmp_value is not None and (out.iim is None or md.iim_in_sync):
         out.chosen, out.chosen_from = xmp_value, "XMP"
     elif out.iim is not None:
-        if xmp_value is not None and _iim_truncation_of(row, out.iim, xmp_value):
+        if xmp_value is not None and (
+            _iim_truncation_of(row, out.iim, xmp_value) or conv.same(out.iim, xmp_value)
+        ):  # the same value (or its truncated copy): XMP holds it in full
             out.chosen, out.chosen_from = xmp_value, "XMP"
         else:
             out.chosen, out.chosen_from = out.iim, "IPTC-IIM"
