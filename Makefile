@@ -13,7 +13,7 @@ SAMPLE := examples/sample-archive
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +38,17 @@ lint: install
 schema: install
 	$(BIN)/python -m photometa._generate
 
+# The documentation site (MkDocs + Material + mkdocstrings), built offline into build/site.
+# Regenerate docs/exiftool-view.md with `$(BIN)/python docs/_scripts/exiftool_view.py`.
+DOCS_STAMP := $(VENV)/.docs-installed-stamp
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
 demo: install
 	$(BIN)/python $(SAMPLE)/build.py
 	@echo "== tag the sample archive from its manifest"
@@ -48,6 +59,31 @@ demo: install
 	$(BIN)/photometa validate $(SAMPLE)/images --policy $(SAMPLE)/photometa.toml; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status; \
 	  echo "== demo finished: validate exited $$status (1 = findings, as intended)"
+
+# Coverage-guided fuzzing (atheris) of every parser, FUZZ_SECONDS each, seeded from the corpus;
+# then every input kept is timed and traced (fails at >= 1 s or > 80 MiB). Output: build/fuzz.
+FUZZ_SECONDS ?= 300
+FUZZ_STAMP := $(VENV)/.fuzz-installed-stamp
+
+$(FUZZ_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python tests/fuzz/run.py all --seconds $(FUZZ_SECONDS) --out build/fuzz
+
+# The benchmark beside pyexiv2, ExifTool, piexif, exifread and Pillow: generates its corpus in
+# build/bench, writes docs/benchmark.md and docs/benchmark.png (see benchmarks/README.md). Not a test.
+# `make bench BENCH_ARGS=--quick` for a short run (a few minutes).
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) tools
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache $(SAMPLE)/images

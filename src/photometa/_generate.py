@@ -9,15 +9,38 @@ and ``docs/mapping.md``.
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import json
+import re
 import sys
+import types
+import typing
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import annotated_types
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .cli import build_parser
 from .codecs.xmp import PHOTOMETA_NS
 from .mapping import ROWS
+from .model import PhotoContext
 from .schema import json_schema
+from .vocab import vocabularies
 
-__all__ = ["exiftool_config", "generated_files", "mapping_markdown", "schema_json"]
+__all__ = [
+    "cli_markdown",
+    "decisions_markdown",
+    "exiftool_config",
+    "generated_files",
+    "mapping_markdown",
+    "schema_json",
+    "schema_markdown",
+]
 
 
 def schema_json() -> str:
@@ -79,12 +102,371 @@ def mapping_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+# -- docs/schema.md ------------------------------------------------------------------------------
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def _prose(text: str | None) -> str:
+    """A docstring or description as one Markdown line: reST roles and ``literals`` made plain."""
+    if not text:
+        return ""
+    text = _ROLE.sub(r"`\1`", text).replace("``", "`")
+    return " ".join(text.split())
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _first_paragraph(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return _prose(doc.split("\n\n", 1)[0])
+
+
+def _rest_paragraphs(obj: Any) -> list[str]:
+    doc = inspect.getdoc(obj) or ""
+    return [_prose(part) for part in doc.split("\n\n")[1:] if part.strip()]
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside ``annotation`` (``Gps | None`` -> ``Gps``), if there is one."""
+    candidates = typing.get_args(annotation) or (annotation,)
+    for arg in candidates:
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _type_label(annotation: Any) -> str:
+    """How a field's type reads in the docs."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _type_label(args[0])
+    if origin is list:
+        return f"list of {_type_label(args[0])}" if args else "list"
+    if annotation is str:
+        return "text"
+    if annotation is float:
+        return "number"
+    if annotation is int:
+        return "integer"
+    if annotation is datetime:
+        return "date-time (ISO 8601)"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    return str(annotation)  # pragma: no cover - a type the model does not use yet
+
+
+def _validator_notes(model: type[BaseModel], name: str, info: FieldInfo) -> list[str]:
+    """What the model's bounds and validators of one field do (validators: their docstrings)."""
+    notes: list[str] = []
+    low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
+    high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
+    if low is not None and high is not None:
+        notes.append(f"from {low} to {high}")
+    elif low is not None or high is not None:
+        notes.append(f"at least {low}" if low is not None else f"at most {high}")
+    for meta in info.metadata:
+        if not isinstance(meta, (annotated_types.Ge, annotated_types.Le)):
+            func = getattr(meta, "func", None)
+            if func is not None and inspect.getdoc(func):
+                notes.append(_prose(inspect.getdoc(func)))
+    for decorator in model.__pydantic_decorators__.field_validators.values():
+        if name in decorator.info.fields and inspect.getdoc(decorator.func):
+            notes.append(_prose(inspect.getdoc(decorator.func)))
+    return notes
+
+
+def _mapping_notes(path: str, is_list: bool) -> list[str]:
+    notes = []
+    for row in ROWS:
+        if row.covers(path) and row.iim_max_bytes:
+            each = "each item " if is_list else ""
+            notes.append(
+                f"IPTC-IIM keeps {each}at most {row.iim_max_bytes} UTF-8 bytes; a longer "
+                "value is written whole to EXIF and XMP and reported (`iim-too-long`)"
+            )
+    return notes
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _vocab_anchor(field: str) -> str:
+    return "vocabulary-" + field.replace(".", "-")
+
+
+def _field_rows(
+    model: type[BaseModel], prefix: str, parent_required: str | None = None
+) -> Iterator[str]:
+    vocab_fields = vocabularies()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        sub = _submodel(info.annotation)
+        type_label = _type_label(info.annotation)
+        notes: list[str] = []
+        if info.is_required() and parent_required:
+            notes.append(f"required when `{parent_required}` is set")
+        if sub is not None:
+            notes.append("fields: " + ", ".join(f"`{path}.{n}`" for n in sub.model_fields))
+        notes += _validator_notes(model, name, info)
+        if path in vocab_fields:
+            notes.append(
+                f"a term of the [`{path}` vocabulary](#{_vocab_anchor(path)}), "
+                "or one the archive's policy adds"
+            )
+        notes += _mapping_notes(path, type_label.startswith("list"))
+        description = _prose(info.description) or _first_paragraph(sub)
+        yield (
+            f"| `{path}` | {type_label} | {_cell(description)} | "
+            f"{_cell(' '.join(_sentence(n) for n in notes))} |"
+        )
+        if sub is not None:
+            yield from _field_rows(sub, f"{path}.", parent_required=path)
+
+
+def schema_markdown() -> str:
+    """The schema reference for the docs: every field, its type, meaning and constraints, and the
+    terms of the controlled vocabularies."""
+    out = [
+        "# Schema reference",
+        "",
+        "Generated from `photometa.model` and `schemas/vocab/*.toml` by `make schema`; do not",
+        "edit by hand. [Concepts](concepts.md) explains the fields in prose; [Field",
+        "mapping](mapping.md) says where each one is stored in the file.",
+        "",
+        _first_paragraph(PhotoContext),
+        "",
+        *(p + "\n" for p in _rest_paragraphs(PhotoContext)),
+        "In Python a field is an attribute (`ctx.location.city`); in manifests,",
+        "`photometa tag --set`, policies and findings it is named by its dotted path",
+        "(`location.city`). Absent values are `None` (`null` in JSON) or an empty list. The same",
+        "structure as JSON Schema (draft 2020-12) is `schemas/photocontext.schema.json`, also",
+        "printed by `photometa schema`.",
+        "",
+    ]
+    header = ["| field | type | description | constraints |", "|---|---|---|---|"]
+    top: list[tuple[str, FieldInfo]] = []
+    for name, info in PhotoContext.model_fields.items():
+        sub = _submodel(info.annotation)
+        if sub is None:
+            top.append((name, info))
+            continue
+        out += [f"## {name}", "", _first_paragraph(sub), ""]
+        out += [p + "\n" for p in _rest_paragraphs(sub)]
+        out += header
+        out += _field_rows(sub, f"{name}.")
+        out.append("")
+    if top:
+        out += ["## Other fields", "", "Fields directly on `PhotoContext`.", ""]
+        out += header
+        rows = list(_field_rows(PhotoContext, ""))
+        names = {f"`{name}`" for name, _ in top}
+        out += [r for r in rows if r.split(" | ", 1)[0][2:] in names]
+        out.append("")
+    out += [
+        "## Vocabularies",
+        "",
+        "The terms allowed in the controlled fields, from `schemas/vocab/`. Terms are matched",
+        "after normalising (lower case, words joined by hyphens: `Deletion requested` is",
+        "`deletion-requested`). An archive's policy may add terms (`[vocabulary]` in",
+        "`photometa.toml`); `photometa validate` reports any other term (`vocab-unknown`).",
+        "",
+    ]
+    for field, vocab in vocabularies().items():
+        out += [
+            f"### `{field}` {{#{_vocab_anchor(field)}}}",
+            "",
+            "| term | label | definition |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| `{t.id}` | {_cell(t.label)} | {_cell(_prose(t.definition))} |" for t in vocab.terms
+        ]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# -- docs/cli.md ---------------------------------------------------------------------------------
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> tuple[argparse._SubParsersAction[Any], ...]:
+    return tuple(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _shown_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [
+        a
+        for a in parser._actions
+        if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))
+        and a.help != argparse.SUPPRESS
+    ]
+
+
+def _metavar(action: argparse.Action) -> str:
+    if action.metavar is not None:
+        return str(action.metavar)
+    if action.choices is not None:
+        return "{" + ",".join(map(str, action.choices)) + "}"
+    return action.dest.upper() if action.option_strings else action.dest
+
+
+def _usage(prog: str, parser: argparse.ArgumentParser, width: int = 88) -> str:
+    """A usage line in argparse's notation, independent of terminal width and Python version."""
+    parts = [prog]
+    actions = _shown_actions(parser)
+    for action in [a for a in actions if a.option_strings]:
+        flag = max(action.option_strings, key=len)
+        parts.append(f"[{flag}]" if action.nargs == 0 else f"[{flag} {_metavar(action)}]")
+    for action in [a for a in actions if not a.option_strings]:
+        meta = _metavar(action)
+        if action.nargs == "+":
+            parts.append(f"{meta} [{meta} ...]")
+        elif action.nargs == "*":
+            parts.append(f"[{meta} ...]")
+        elif action.nargs == "?":
+            parts.append(f"[{meta}]")
+        else:
+            parts.append(meta)
+    for sub in _subcommands(parser):
+        parts.append(f"{_metavar(sub)} ...")
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 1 + len(part) > width:
+            lines.append(" " * len(prog) + " " + part)
+        else:
+            lines[-1] += " " + part
+    return "\n".join(lines)
+
+
+def _help_text(action: argparse.Action) -> str:
+    text = action.help or ""
+    if "%(" in text:
+        text = text % {**vars(action), "prog": ""}
+    text = _sentence(_prose(text)) if text.strip() else ""
+    default = action.default
+    if (
+        action.option_strings
+        and action.nargs != 0
+        and default is not None
+        and default is not argparse.SUPPRESS
+        and "default" not in text.lower()
+    ):
+        text += f" Default: `{default}`."
+    return text
+
+
+def _arguments_table(parser: argparse.ArgumentParser) -> list[str]:
+    if not _shown_actions(parser):
+        return []
+    rows = ["| argument | meaning |", "|---|---|"]
+    for action in _shown_actions(parser):
+        if action.option_strings:
+            flags = ", ".join(
+                f"`{s}`" for s in sorted(action.option_strings, key=len, reverse=True)
+            )
+            name = flags if action.nargs == 0 else f"{flags} `{_metavar(action)}`"
+        else:
+            more = {"+": " ...", "*": " ..."}.get(str(action.nargs), "")
+            name = f"`{_metavar(action)}{more}`"
+        rows.append(f"| {_cell(name)} | {_cell(_help_text(action))} |")
+    return rows
+
+
+def cli_markdown() -> str:
+    """The command-line reference for the docs, from the parser the ``photometa`` command uses."""
+    parser = build_parser()
+    prog = parser.prog
+    out = [
+        "# Command-line reference",
+        "",
+        "Generated from `photometa.cli.build_parser()`, the parser behind `photometa --help`, by",
+        "`make schema`; do not edit by hand.",
+        "",
+        _prose(parser.description),
+        "",
+        "```text",
+        _usage(prog, parser),
+        "```",
+        "",
+        "| command | what it does |",
+        "|---|---|",
+    ]
+    subs = [sub for group in _subcommands(parser) for sub in group._choices_actions]
+    out += [f"| [`{prog} {a.dest}`](#{prog}-{a.dest}) | {_cell(_help_text(a))} |" for a in subs]
+    out += ["", *_arguments_table(parser), ""]
+    if parser.epilog:
+        out += ["```text", parser.epilog.rstrip(), "```", ""]
+    for group in _subcommands(parser):
+        for name, sub in group.choices.items():
+            out += [
+                f"## {prog} {name}",
+                "",
+                _prose(sub.description),
+                "",
+                "```text",
+                _usage(f"{prog} {name}", sub),
+                "```",
+                "",
+            ]
+            table = _arguments_table(sub)
+            out += [*table, ""] if table else []
+            if sub.epilog:
+                out += ["```text", sub.epilog.rstrip(), "```", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# -- docs/decisions/index.md ----------------------------------------------------------------------
+
+_ADR_NAME = re.compile(r"\d{4}-[a-z0-9-]+\.md")
+
+
+def _repo_root() -> Path:
+    """The checkout this module lives in (src layout), else the working directory."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def decisions_markdown(folder: Path | None = None) -> str:
+    """The index of the architecture decision records in ``docs/decisions/``, by number."""
+    folder = folder if folder is not None else _repo_root() / "docs" / "decisions"
+    out = [
+        "# Decisions",
+        "",
+        "Generated from the files in `docs/decisions/` by `make schema`; do not edit by hand.",
+        "",
+        "Each record explains one decision that shaped photometa: the context, the options",
+        "that were weighed, the choice and its consequences. A record is not rewritten when a",
+        "decision changes; a new one replaces it and says so.",
+        "",
+    ]
+    names = sorted(p.name for p in folder.glob("*.md") if _ADR_NAME.fullmatch(p.name))
+    for name in names:
+        title = name[:-3]
+        for line in (folder / name).read_text("utf-8").splitlines():
+            if line.startswith("# "):
+                title = line[2:].strip()
+                break
+        out.append(f"- [{_cell(title)}]({name})")
+    if not names:
+        out.append("No decisions are recorded yet.")
+    return "\n".join(out) + "\n"
+
+
 def generated_files() -> dict[str, str]:
     """Repository-relative path -> expected content."""
     return {
         "schemas/photocontext.schema.json": schema_json(),
         "schemas/photometa.exiftool.config": exiftool_config(),
         "docs/mapping.md": mapping_markdown(),
+        "docs/schema.md": schema_markdown(),
+        "docs/cli.md": cli_markdown(),
+        "docs/decisions/index.md": decisions_markdown(),
     }
 
 
