@@ -1,18 +1,43 @@
-"""Batch work: many files, in parallel across processes, streamed in order, one result per file."""
+"""Batch work: many files, in parallel across processes, streamed in order, one result per file.
+
+:func:`run_many` is the engine behind ``read_many``, ``photometa tag`` and ``photometa validate``:
+
+- results come back in input order, as they are ready, with only a few chunks per worker in flight,
+  so memory stays bounded whatever the number of items (items are consumed lazily too);
+- a small batch runs in this process: starting worker processes costs more than it saves;
+- worker processes ignore SIGINT, so Ctrl-C reaches the parent alone; it stops handing out work,
+  lets the chunks already running finish (each write is atomic anyway) and re-raises
+  ``KeyboardInterrupt``. Work not started is simply not done: running the same command again
+  finishes it (a tag whose values a file already holds does not rewrite it).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .api import ReadResult, read_detailed
+from .api import ReadResult, SidecarMode, SidecarNaming, read_detailed
 from .errors import PhotometaError
+from .formats import REGISTRY
+from .formats import sidecar as sidecars
 
-__all__ = ["IMAGE_SUFFIXES", "expand_paths", "read_many", "run_many"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "IN_PROCESS_BELOW",
+    "count_paths",
+    "default_workers",
+    "expand_paths",
+    "job_error",
+    "read_many",
+    "run_many",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -20,58 +45,162 @@ R = TypeVar("R")
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".png", ".webp", ".heic", ".heif",
      ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    | {ext for c in REGISTRY for ext in c.extensions if c is not sidecars.CONTAINER}
 )
+"""Extensions a folder walk lists: every container's, but not ``.xmp`` (sidecars are read with
+their image)."""
+
+IN_PROCESS_BELOW = 48
+"""Batches with fewer items than this run in the calling process (no worker start-up)."""
+
+
+def default_workers() -> int:
+    """Worker processes to use by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _walk(folder: str) -> Iterator[str]:
+    """Image files under ``folder``, depth first, sorted by name, hidden entries skipped."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            if not entry.is_symlink():  # as os.walk: a linked folder is not entered (no loops)
+                subdirs.append(entry.path)
+        elif os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+            yield entry.path
+    for sub in subdirs:
+        yield from _walk(sub)
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Files named directly, and image files found by recursing into folders (sorted, no hidden)."""
+    """Files named directly, and image files found by recursing into folders (sorted, no hidden).
+
+    A generator: a folder of any size is walked lazily, one directory listing at a time. Files in
+    a folder come before its subfolders' files. Names given directly are yielded as given, even
+    when they do not exist (reading them then reports the error).
+    """
     for item in paths:
         p = Path(item)
         if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                        yield Path(root) / name
+            for found in _walk(os.fspath(p)):
+                yield Path(found)
         else:
             yield p
 
 
-def _read_one(path: Path) -> ReadResult:
+def count_paths(paths: Iterable[str | os.PathLike[str]]) -> int:
+    """How many files :func:`expand_paths` yields for ``paths`` (a progress total), keeping none."""
+    total = 0
+    for item in paths:
+        if os.path.isdir(item):
+            total += sum(1 for _ in _walk(os.fspath(item)))
+        else:
+            total += 1
+    return total
+
+
+def _read_one(path: Path, sidecar: SidecarMode = "auto",
+              sidecar_naming: SidecarNaming = "replace") -> ReadResult:
     try:
-        return read_detailed(path)
+        return read_detailed(path, sidecar=sidecar, sidecar_naming=sidecar_naming)
     except PhotometaError as err:
         return ReadResult(path, error=err)
-    except Exception as err:  # noqa: BLE001 - a batch reports every file; nothing may stop it
+    except Exception as err:  # a batch reports every file; nothing may stop it
         return ReadResult(path, error=PhotometaError(f"internal error: {err!r}", path=path,
                                                      code="internal"))
 
 
-def _chunk(fn: Callable[[T], R], items: list[T]) -> list[R]:
-    return [fn(item) for item in items]
+def job_error(job: Any, err: BaseException) -> tuple[Path | None, PhotometaError]:
+    """An ``on_error`` handler for jobs shaped ``(path, ...)`` whose results are ``(path, result)``.
+
+    Turns an unexpected exception into ``(path, PhotometaError)``: the batch reports it, goes on.
+    """
+    path = job[0] if isinstance(job, tuple) and job and isinstance(job[0], Path) else None
+    if isinstance(err, PhotometaError):
+        return path, err.with_path(path) if path is not None else err
+    return path, PhotometaError(f"internal error: {err!r}", path=path, code="internal")
+
+
+def _call(fn: Callable[[T], R], item: T, on_error: Callable[[T, BaseException], R] | None) -> R:
+    if on_error is None:
+        return fn(item)
+    try:
+        return fn(item)
+    except Exception as err:  # handed to on_error, which reports it
+        return on_error(item, err)
+
+
+def _chunk(fn: Callable[[T], R], items: list[T],
+           on_error: Callable[[T, BaseException], R] | None) -> list[R]:
+    return [_call(fn, item, on_error) for item in items]
+
+
+def _worker_init() -> None:
+    """Ctrl-C goes to the whole process group; only the parent decides what to do about it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_many(
-    fn: Callable[[T], R], items: Iterable[T], *, workers: int | None = None, chunk: int = 16
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int | None = None,
+    chunk: int = 16,
+    on_error: Callable[[T, BaseException], R] | None = None,
+    in_process_below: int = IN_PROCESS_BELOW,
 ) -> Iterator[R]:
     """Apply ``fn`` to every item in worker processes, yielding results in input order.
 
-    At most a few chunks per worker are in flight, so memory stays bounded however many items
-    there are. ``workers=1`` runs in this process. ``fn`` must be picklable (module level).
+    Args:
+        fn: a picklable (module-level) function of one item.
+        items: consumed lazily; may be a generator of any length.
+        workers: worker processes; ``None``: :func:`default_workers`; ``1``: run in this process.
+        chunk: items handed to a worker at a time.
+        on_error: ``on_error(item, exception)`` gives the result for an item whose ``fn`` raised
+            (module-level, picklable); without it the exception propagates and ends the batch.
+        in_process_below: batches with fewer items than this run in this process.
+
+    At most ``3 * workers`` chunks are in flight, so memory stays bounded however many items
+    there are. Closing the iterator early (or Ctrl-C) cancels the chunks not yet started.
     """
-    n = workers if workers is not None else (os.cpu_count() or 1)
+    n = workers if workers is not None else default_workers()
     it = iter(items)
     if n <= 1:
         for item in it:
-            yield fn(item)
+            yield _call(fn, item, on_error)
         return
-    with ProcessPoolExecutor(max_workers=n) as pool:
+    head = list(islice(it, max(in_process_below, 1)))
+    if len(head) < in_process_below:
+        for item in head:
+            yield _call(fn, item, on_error)
+        return
+    source: Iterator[T] = iter(head)
+    pool = ProcessPoolExecutor(max_workers=n, initializer=_worker_init)
+    try:
         pending: deque[Future[list[R]]] = deque()
 
         def submit() -> bool:
-            batch = [x for _, x in zip(range(chunk), it)]
+            nonlocal source
+            batch = list(islice(source, chunk))
+            if len(batch) < chunk and source is not it:
+                source = it
+                batch += islice(source, chunk - len(batch))
             if batch:
-                pending.append(pool.submit(_chunk, fn, batch))
+                pending.append(pool.submit(_chunk, fn, batch, on_error))
             return bool(batch)
 
         for _ in range(n * 3):
@@ -81,14 +210,20 @@ def run_many(
             results = pending.popleft().result()
             submit()
             yield from results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def read_many(
-    paths: Iterable[str | os.PathLike[str]], workers: int | None = None
+    paths: Iterable[str | os.PathLike[str]], workers: int | None = None, *,
+    sidecar: SidecarMode = "auto", sidecar_naming: SidecarNaming = "replace",
 ) -> Iterator[ReadResult]:
     """Read many files in parallel; yield one :class:`ReadResult` per file, in order.
 
-    Folders are searched recursively for image files. A file that cannot be read yields a result
-    whose ``error`` says why; the batch goes on.
+    Folders are searched recursively for image files (XMP sidecars are not listed: they are read
+    with their image, as ``sidecar`` and ``sidecar_naming`` say, see :func:`~photometa.read`).
+    A file that cannot be read yields a result whose ``error`` says why; the batch goes on.
+    Results are streamed: memory does not grow with the number of files.
     """
-    return run_many(_read_one, expand_paths(paths), workers=workers)
+    fn = functools.partial(_read_one, sidecar=sidecar, sidecar_naming=sidecar_naming)
+    return run_many(fn, expand_paths(paths), workers=workers)

@@ -6,19 +6,27 @@ Exit codes: 0 success (validate: every file valid), 1 validate found problems, 2
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
 from .api import ReadResult, WriteOutcome, write
-from .batch import expand_paths, read_many, run_many
+from .batch import expand_paths, run_many
 from .errors import PhotometaError, PolicyError
-from .manifest import context_to_row, parse_value, read_manifest, row_to_context, write_csv
+from .manifest import (
+    context_to_row,
+    csv_line,
+    csv_writer,
+    parse_value,
+    read_manifest,
+    row_to_context,
+)
 from .model import FIELD_PATHS, PhotoContext
 from .policy import Policy, load_policy
 from .report import Report
@@ -53,9 +61,16 @@ def _escape(text: str) -> str:
 class Progress:
     """A one-line progress bar with rate and ETA on a terminal; silent elsewhere and in CI."""
 
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
-        self.total, self.label, self.stream = total, label, stream
-        self.enabled = stream.isatty() and not os.environ.get("CI") and total > 1
+    def __init__(self, total: int | Callable[[], int], label: str,
+                 stream: TextIO | None = None) -> None:
+        """``total`` may be a function: it is called only on a terminal, where a bar is shown."""
+        self.label = label
+        self.stream: TextIO = stream if stream is not None else sys.stderr
+        on_terminal = self.stream.isatty() and not os.environ.get("CI")
+        if callable(total):
+            total = total() if on_terminal else 0
+        self.total = total
+        self.enabled = on_terminal and total > 1
         self.done = 0
         self.start = time.monotonic()
         self.last = 0.0
@@ -75,7 +90,7 @@ class Progress:
         filled = int(width * self.done / self.total)
         self.stream.write(
             f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"{rate:.0f}/s ETA {eta:.0f}s "
+            f"{rate:.0f}/s ETA {_duration(eta)} "
         )
         self.stream.flush()
 
@@ -84,6 +99,20 @@ class Progress:
         if self.enabled:
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _rate(done: int, start: float) -> str:
+    elapsed = time.monotonic() - start
+    return f"in {elapsed:.1f} s ({done / max(elapsed, 1e-6):.0f} files/s)"
 
 
 def _tracked(items: Iterable[Any], progress: Progress) -> Iterator[Any]:
@@ -103,36 +132,79 @@ def _plain(ctx: PhotoContext) -> dict[str, Any]:
 
 
 def _cmd_read(args: argparse.Namespace, out: TextIO) -> int:
-    paths = list(expand_paths(args.paths))
-    progress = Progress(len(paths), "reading")
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            return _read_to(args, f)
+    return _read_to(args, out)
+
+
+ReadJob = tuple[Path, str, str | None, str, str]
+
+
+def _render_read(job: ReadJob) -> tuple[str | None, str]:
+    """Read one file and render it as ``read --format`` shows it: ``(error, text)``.
+
+    Runs in the worker processes, so the rendering is parallel too and only text comes back
+    (no model objects to pickle); the parent just writes it out, in order.
+    """
+    import io
+
+    from .batch import _read_one
+
+    path, fmt, base, sidecar, naming = job
+    result = _read_one(path, sidecar, naming)  # type: ignore[arg-type]
+    if result.error is not None:
+        return str(result.error), ""
+    assert result.context is not None
+    if fmt == "csv":
+        shown = os.path.relpath(path, base) if base is not None else str(path)
+        return None, csv_line(context_to_row(Path(shown).as_posix(), result.context))
+    if fmt in ("json", "jsonl"):
+        doc = {"path": str(path), "context": _plain(result.context),
+               "findings": [vars(f) for f in result.findings]}
+        if fmt == "jsonl":
+            return None, json.dumps(doc, ensure_ascii=False) + "\n"
+        # one element of a JSON array, laid out as json.dump(..., indent=2) would
+        return None, "\n  " + json.dumps(doc, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    buf = io.StringIO()
+    _print_table(result, buf)
+    return None, buf.getvalue()
+
+
+def _read_to(args: argparse.Namespace, out: TextIO) -> int:
+    from .batch import count_paths
+
+    def total() -> int:
+        return count_paths(args.paths)
+
+    progress = Progress(total, "reading")
     status = EXIT_OK
-    results = _tracked(read_many(paths, workers=args.jobs), progress)
-    base = Path(args.output).parent if args.output else None
-    rows: list[dict[str, str]] = []
-    documents: list[dict[str, Any]] = []
-    for result in results:
-        if result.error is not None:
-            print(f"photometa: {_escape(str(result.error))}", file=sys.stderr)
-            status = EXIT_ERROR
-            continue
-        assert result.context is not None
-        if args.format == "csv":
-            shown = os.path.relpath(result.path, base) if base else str(result.path)
-            rows.append(context_to_row(Path(shown).as_posix(), result.context))
-        elif args.format in ("json", "jsonl"):
-            doc = {"path": str(result.path), "context": _plain(result.context),
-                   "findings": [vars(f) for f in result.findings]}
-            if args.format == "jsonl":
-                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
-            else:
-                documents.append(doc)
-        else:
-            _print_table(result, out)
+    base = os.fspath(Path(args.output).parent) if args.output else None
     if args.format == "csv":
-        write_csv(rows, out)
-    elif args.format == "json":
-        json.dump(documents, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        csv_writer(out)  # the header
+    done = failed = 0
+    if args.format == "json":
+        out.write("[")
+    jobs = ((p, args.format, base, args.sidecar, args.sidecar_naming)
+            for p in expand_paths(args.paths))
+    for error, text in _tracked(run_many(_render_read, jobs, workers=args.jobs), progress):
+        if error is not None:
+            print(f"photometa: {_escape(error)}", file=sys.stderr)
+            status = EXIT_ERROR
+            failed += 1
+        elif args.format == "json" and done > failed:
+            out.write("," + text)
+        else:
+            out.write(text)
+        done += 1
+    documents = done - failed
+    if args.format == "json":
+        out.write("\n]\n" if documents else "]\n")
+    if done == 0:
+        print("photometa: no image files found", file=sys.stderr)
+    elif done > 1 or failed:
+        print(f"read {done - failed}, failed {failed}, {_rate(done, progress.start)}",
+              file=sys.stderr)
     return status
 
 
@@ -175,54 +247,83 @@ def _parse_sets(items: Sequence[str]) -> tuple[PhotoContext, list[str]]:
     return row_to_context(values, where="--set"), clear
 
 
-def _tag_job(job: tuple[Path, PhotoContext, list[str], bool, str]) -> tuple[Path, Any]:
+def _tag_job(job: tuple[Path, PhotoContext, list[str], bool, str], sidecar: str = "auto",
+             sidecar_naming: str = "replace") -> tuple[Path, Any]:
     path, ctx, clear, dry_run, iim = job
     try:
-        return path, write(path, ctx, clear=clear, dry_run=dry_run, iim=iim)  # type: ignore[arg-type]
+        return path, write(path, ctx, clear=clear, dry_run=dry_run, iim=iim,  # type: ignore[arg-type]
+                           sidecar=sidecar, sidecar_naming=sidecar_naming)  # type: ignore[arg-type]
     except PhotometaError as err:
         return path, err
 
 
 def _cmd_tag(args: argparse.Namespace, out: TextIO) -> int:
-    jobs: list[tuple[Path, PhotoContext, list[str], bool, str]] = []
+    from .batch import count_paths, job_error
+
+    Job = tuple[Path, PhotoContext, list[str], bool, str]
+    jobs: Iterable[Job]
     clear = list(args.clear or [])
     if args.manifest:
         if args.set:
             raise PolicyError("use either --from or --set, not both", code="usage")
-        for row in read_manifest(Path(args.manifest)):
-            jobs.append((row.path, row.context, clear, args.dry_run, args.iim))
+        rows = read_manifest(Path(args.manifest))  # every row is checked before any file is written
+        jobs = ((row.path, row.context, clear, args.dry_run, args.iim) for row in rows)
+
+        def total() -> int:
+            return len(rows)
+
         if args.paths:
             wanted = {p.resolve() for p in expand_paths(args.paths)}
-            jobs = [j for j in jobs if j[0].resolve() in wanted]
+            jobs = (j for j in jobs if j[0].resolve() in wanted)
+
+            def total() -> int:
+                return sum(r.path.resolve() in wanted for r in read_manifest(Path(args.manifest)))
+
     elif args.set or clear:
         ctx, cleared = _parse_sets(args.set or [])
         if not args.paths:
             raise PolicyError("name the files or folders to tag", code="usage")
-        jobs = [(p, ctx, clear + cleared, args.dry_run, args.iim) for p in expand_paths(args.paths)]
+        jobs = ((p, ctx, clear + cleared, args.dry_run, args.iim) for p in expand_paths(args.paths))
+
+        def total() -> int:
+            return count_paths(args.paths)
+
     else:
         raise PolicyError("nothing to do: give --set FIELD=VALUE, --clear FIELD or --from FILE",
                           code="usage")
-    progress = Progress(len(jobs), "tagging")
+    progress = Progress(total, "tagging")
     status = EXIT_OK
     written = unchanged = failed = 0
-    for path, result in _tracked(run_many(_tag_job, jobs, workers=args.jobs), progress):
-        if isinstance(result, PhotometaError):
-            print(f"photometa: {_escape(str(result))}", file=sys.stderr)
-            failed += 1
-            status = EXIT_ERROR
-            continue
-        assert isinstance(result, WriteOutcome)
-        if result.changes:
-            verb = "would change" if args.dry_run else "changed"
-            out.write(f"{_escape(str(path))}: {verb}\n")
-            for name, (old, new) in result.changes.items():
-                out.write(f"  {name}: {_escape(_short(old))} -> {_escape(_short(new))}\n")
-        if result.written or (args.dry_run and result.changes):
-            written += 1
-        else:
-            unchanged += 1
-    verb = "would write" if args.dry_run else "wrote"
-    print(f"{verb} {written}, unchanged {unchanged}, failed {failed}", file=sys.stderr)
+    finished = False
+    try:
+        tag_job = functools.partial(_tag_job, sidecar=args.sidecar,
+                                    sidecar_naming=args.sidecar_naming)
+        for path, result in _tracked(run_many(tag_job, jobs, workers=args.jobs,
+                                              on_error=job_error), progress):
+            if isinstance(result, PhotometaError):
+                print(f"photometa: {_escape(str(result))}", file=sys.stderr)
+                failed += 1
+                status = EXIT_ERROR
+                continue
+            assert isinstance(result, WriteOutcome)
+            if result.changes:
+                verb = "would change" if args.dry_run else "changed"
+                out.write(f"{_escape(str(path))}: {verb}\n")
+                for name, (old, new) in result.changes.items():
+                    out.write(f"  {name}: {_escape(_short(old))} -> {_escape(_short(new))}\n")
+            if result.written or (args.dry_run and result.changes):
+                written += 1
+            else:
+                unchanged += 1
+        finished = True
+    finally:
+        verb = "would write" if args.dry_run else "wrote"
+        done = written + unchanged + failed
+        print(f"{verb} {written}, unchanged {unchanged}, failed {failed}, "
+              f"{_rate(done, progress.start)}", file=sys.stderr)
+        if not finished:
+            print("photometa: stopped early (files in flight were finished, each write is "
+                  "atomic); run the same command again to do the rest", file=sys.stderr)
     return status
 
 
@@ -244,21 +345,54 @@ def _validate_job(job: tuple[Path, Policy]) -> Report:
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from .reports import render
+    import sqlite3
+    from functools import partial
 
-    policy = load_policy(args.policy)
+    from ._cache import CACHE_DIR, ValidationCache
+    from .policy import PolicyResolver, RuleInfo
+    from .reports import render
+    from .validate import select_changed, validate_many
+
+    resolver = PolicyResolver(load_policy(args.policy) if args.policy else None)
     paths = list(expand_paths(args.paths))
+    if args.changed_since:
+        paths = select_changed(paths, args.changed_since, args.policy)
+    cache: ValidationCache | None = None
+    if not args.no_cache:
+        try:
+            cache = ValidationCache(args.cache_dir or os.environ.get("PHOTOMETA_CACHE_DIR")
+                                    or CACHE_DIR)
+        except (OSError, sqlite3.Error) as err:
+            print(f"photometa: working without a cache: {_escape(str(err))}", file=sys.stderr)
     progress = Progress(len(paths), "validating")
-    reports = list(_tracked(run_many(_validate_job, [(p, policy) for p in paths],
-                                     workers=args.jobs), progress))
-    text = render(reports, args.report, color=out.isatty() and not os.environ.get("NO_COLOR"))
+    runner = partial(run_many, workers=args.jobs)
+    try:
+        reports = list(_tracked(validate_many(paths, cache=cache, runner=runner,
+                                              resolver=resolver), progress))
+    finally:
+        if cache is not None:
+            cache.close()
+    if cache is not None and cache.problem:
+        print(f"photometa: {_escape(cache.problem)}", file=sys.stderr)
+    rules: dict[str, RuleInfo] = dict(Policy().rule_infos())
+    for _source, used in sorted(resolver.loaded.items()):
+        rules.update(used.rule_infos())
+    color = not args.output and out.isatty() and not os.environ.get("NO_COLOR")
+    text = render(reports, args.report, color=color, fail_on=args.fail_on, rules=rules)
+    failed = sum(r.failed(args.fail_on) for r in reports)
     if args.output:
-        Path(args.output).write_text(text, "utf-8")
+        try:
+            Path(args.output).write_text(text, "utf-8")
+        except OSError as err:
+            raise PhotometaError(f"cannot write the report: {err.strerror or err}",
+                                 path=args.output, code="io") from err
+        print(f"photometa: {len(reports)} file(s) checked, {failed} failed at {args.fail_on}; "
+              f"{args.report} report in {_escape(args.output)}", file=sys.stderr)
     else:
         out.write(text)
     if any(f.code in ("not-found", "io", "permission") for r in reports for f in r.findings):
         return EXIT_ERROR
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -281,6 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"photometa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    def sidecars(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--sidecar", choices=["auto", "always", "never"], default="auto", help=what)
+        p.add_argument("--sidecar-naming", choices=["replace", "append"], default="replace",
+                       help="name of a new sidecar: photo.xmp (replace, the default: Lightroom, "
+                       "Capture One, ExifTool) or photo.CR2.xmp (append: darktable, digiKam); an "
+                       "existing sidecar of either name is used")
+
     def jobs(p: argparse.ArgumentParser) -> None:
         p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
@@ -293,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the CSV is a manifest that `tag --from` accepts)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout "
                    "(CSV paths are then relative to FILE's folder)")
+    sidecars(p, "read an XMP sidecar beside each image and let its fields win (auto, always, "
+             "the default) or read the image alone (never)")
     jobs(p)
     p.set_defaults(func=_cmd_read)
 
@@ -315,17 +458,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show what would change, write nothing")
     p.add_argument("--iim", choices=["always", "if-present", "never"], default="always",
                    help="write IPTC-IIM: always (default), only if the file has it, or never")
+    sidecars(p, "auto (default): in place when the format allows, else an XMP sidecar (HEIC, "
+             "AVIF, DNG, RAW), and an existing sidecar is kept in agreement; always: only the "
+             "sidecar, the image is never written; never: no sidecar, read-only formats fail")
     jobs(p)
     p.set_defaults(func=_cmd_tag)
 
-    p = sub.add_parser("validate", help="check metadata against the schema and a policy",
-                       description="Validate the context of images. Exit 0 when all are valid, "
-                       "1 when any has an error finding, 2 on usage or I/O errors.")
+    p = sub.add_parser(
+        "validate", help="check metadata against the schema and the archive's policy",
+        description="Validate the context of images against the schema and the archive's policy "
+        "(photometa.toml, or [tool.photometa] in pyproject.toml, found by walking up from each "
+        "file). Exit 0 when every file passes, 1 when any has a finding at the --fail-on level, "
+        "2 on usage or I/O errors (including a broken policy, named by line).",
+        epilog="examples:\n"
+        "  photometa validate archive/\n"
+        "  photometa validate archive/ --report sarif --output photometa.sarif\n"
+        "  photometa validate archive/ --report junit --output junit.xml --fail-on warning\n"
+        "  photometa validate . --changed-since origin/main --report github\n"
+        "\nresults are cached in .photometa-cache/ by file content, policy and photometa "
+        "version,\nso re-validating an unchanged archive reads nothing; docs/policy.md has the "
+        "policy format.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--policy", metavar="FILE", help="archive policy (TOML)")
-    p.add_argument("--report", "-r", choices=["text", "json", "junit", "github"], default="text",
-                   help="report format")
+    p.add_argument("--policy", metavar="FILE",
+                   help="policy for every file (photometa.toml or a pyproject.toml); default: "
+                   "the nearest one in or above each file's folder")
+    p.add_argument("--report", "-r", choices=["text", "json", "junit", "github", "sarif"],
+                   default="text", help="text for people (default); json (schemas/report."
+                   "schema.json), junit, github (workflow annotations) or sarif (code scanning)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    p.add_argument("--fail-on", choices=["warning", "error"], default="error",
+                   help="the least severity that fails a file and the run (default: error)")
+    p.add_argument("--changed-since", metavar="REF",
+                   help="only files that git says changed since REF (and all files under a "
+                   "policy that changed)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where to keep the result cache (default: $PHOTOMETA_CACHE_DIR, else "
+                   ".photometa-cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     jobs(p)
     p.set_defaults(func=_cmd_validate)
 
