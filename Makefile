@@ -31,7 +31,6 @@ test: install tools
 
 lint: install
 	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src || true
 	$(BIN)/mypy
 
 # Regenerate the files derived from the model and the mapping table.
