@@ -30,7 +30,7 @@ test: install tools
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/mypy
 
 # Regenerate the files derived from the model and the mapping table.
