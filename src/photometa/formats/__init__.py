@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .._binary import Limits
+from .._fileio import copy_range
 from .._metadata import Blocks
 
-__all__ = ["REGISTRY", "BytePatch", "Container", "Update", "WriteResult", "sniff"]
+__all__ = [
+    "REGISTRY", "BytePatch", "Container", "Update", "WriteResult", "sniff", "write_pieces",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,34 @@ class Container:
     holds_iim: bool = True
     tiff_structure: bool = False
     extensions: tuple[str, ...] = ()
+
+
+def write_pieces(src: BinaryIO, dst: BinaryIO, pieces: list[bytes | tuple[int, int]]
+                 ) -> WriteResult:
+    """Write new bytes and copied ``(offset, length)`` source ranges in order; report the ranges."""
+    merged: list[bytes | tuple[int, int]] = []
+    for piece in pieces:
+        last = merged[-1] if merged else None
+        if isinstance(piece, tuple) and isinstance(last, tuple) and last[0] + last[1] == piece[0]:
+            merged[-1] = (last[0], last[1] + piece[1])
+        elif isinstance(piece, bytes) and isinstance(last, bytes):
+            merged[-1] = last + piece
+        elif piece:
+            merged.append(piece)
+    result = WriteResult()
+    pos = 0
+    for piece in merged:
+        if isinstance(piece, tuple):
+            offset, length = piece
+            copy_range(src, offset, dst, pos, length)
+            result.source_ranges.append((offset, length))
+            result.target_ranges.append((pos, length))
+            pos += length
+        else:
+            dst.write(piece)
+            pos += len(piece)
+    dst.flush()
+    return result
 
 
 def _registry() -> list[Container]:

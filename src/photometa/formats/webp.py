@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 from .._binary import Limits, check_limit
-from .._fileio import copy_range
 from .._metadata import Blocks
 from ..errors import CorruptFileError, LimitExceededError, PhotometaError
-from . import Container, Update, WriteResult
+from . import Container, Update, WriteResult, write_pieces
 
 __all__ = ["CONTAINER", "RiffChunk", "WebpLayout", "canvas_of", "read_layout"]
 
@@ -286,35 +285,7 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     pieces.insert(0, b"RIFF" + struct.pack("<I", body) + b"WEBP")
     if layout.riff_end < layout.size:
         pieces.append((layout.riff_end, layout.size - layout.riff_end))
-    return _write_pieces(src, dst, pieces)
-
-
-def _write_pieces(src: BinaryIO, dst: BinaryIO, pieces: list[bytes | tuple[int, int]]
-                  ) -> WriteResult:
-    """Write new bytes and copied ``(offset, length)`` source ranges in order; report the ranges."""
-    merged: list[bytes | tuple[int, int]] = []
-    for piece in pieces:
-        last = merged[-1] if merged else None
-        if isinstance(piece, tuple) and isinstance(last, tuple) and last[0] + last[1] == piece[0]:
-            merged[-1] = (last[0], last[1] + piece[1])
-        elif isinstance(piece, bytes) and isinstance(last, bytes):
-            merged[-1] = last + piece
-        elif piece:
-            merged.append(piece)
-    result = WriteResult()
-    pos = 0
-    for piece in merged:
-        if isinstance(piece, tuple):
-            offset, length = piece
-            copy_range(src, offset, dst, pos, length)
-            result.source_ranges.append((offset, length))
-            result.target_ranges.append((pos, length))
-            pos += length
-        else:
-            dst.write(piece)
-            pos += len(piece)
-    dst.flush()
-    return result
+    return write_pieces(src, dst, pieces)
 
 
 CONTAINER: Final = Container(
