@@ -178,18 +178,24 @@ def _scan(data: bytes) -> bytes:
     return data[layout.scan_offset :]
 
 
+def copy_numbered(files: list[Path], work: Path) -> dict[str, Path]:
+    """Copy files into ``work`` as 000.jpg, 001.tif...; map each copy's name to its source."""
+    work.mkdir()
+    copies: dict[str, Path] = {}
+    for i, src in enumerate(files):
+        dst = work / f"{i:03d}{src.suffix}"
+        shutil.copyfile(src, dst)
+        copies[dst.name] = src
+    return copies
+
+
 def test_lossless_write_on_every_corpus_jpeg(
     corpus: Path, exiftool: str, tmp_path: Path, truth: dict[str, dict[str, Any]]
 ) -> None:
     jpegs = [p for p in corpus_files("jpeg")]
     assert len(jpegs) > 50
     work = tmp_path / "work"
-    work.mkdir()
-    copies: dict[str, Path] = {}
-    for i, src in enumerate(jpegs):
-        dst = work / f"{i:03d}{src.suffix}"
-        shutil.copyfile(src, dst)
-        copies[dst.name] = src
+    copies = copy_numbered(jpegs, work)
     before = _exiftool_dir(exiftool, work)
     originals = {name: (work / name).read_bytes() for name in copies}
     written, refused = [], []
