@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import mmap
+import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import BinaryIO, Final, Literal, TypeAlias
 
 from .errors import CorruptFileError, LimitExceededError
 
-__all__ = ["DEFAULT_LIMITS", "Buffer", "Limits", "Reader"]
+__all__ = ["DEFAULT_LIMITS", "Buffer", "Limits", "Reader", "reader_at"]
 
 ByteOrder = Literal["<", ">"]
 Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
@@ -110,3 +113,36 @@ def check_limit(value: int, limit: int, what: str, *, offset: int | None = None)
         raise LimitExceededError(
             f"{what} of {value} exceeds the limit of {limit}", code="limit", offset=offset
         )
+
+
+ReadAt: TypeAlias = Callable[[int, int], bytes]
+"""``read_at(offset, n)``: up to ``n`` bytes of a file from ``offset`` (fewer at its end)."""
+
+
+def reader_at(f: BinaryIO) -> ReadAt:
+    """A positional reader over ``f`` for walks that jump from header to header.
+
+    On a real file it is one ``pread`` per call: no seek, and no 8 KiB refill of a buffer for
+    the 8 bytes of a chunk header (that halves the cost of walking a PNG's IDAT chunks). Any
+    other binary stream (``BytesIO``, a pipe already read into memory) is read with seek and
+    read. The stream's own position is left undefined; callers seek before reading from it.
+    """
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = -1
+    if fd >= 0 and hasattr(os, "pread") and f.readable():
+        if isinstance(f, io.BufferedWriter | io.BufferedRandom):
+            f.flush()  # bytes still in a write buffer must be on the file for pread to see them
+        pread = os.pread
+
+        def read_fd(offset: int, n: int) -> bytes:
+            return pread(fd, n, offset)
+
+        return read_fd
+
+    def read_stream(offset: int, n: int) -> bytes:
+        f.seek(offset)
+        return f.read(n)
+
+    return read_stream

@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
-from .._binary import Limits, check_limit
+from .._binary import Limits, check_limit, reader_at
 from .._metadata import Blocks
 from ..errors import CorruptFileError, LimitExceededError, PhotometaError
 from . import Container, Update, WriteResult, write_pieces
@@ -45,6 +45,8 @@ TEXT_TYPES: Final = frozenset({b"tEXt", b"zTXt", b"iTXt"})
 RAW_KINDS: Final = frozenset({b"exif", b"xmp", b"iptc", b"8bim", b"app1"})
 _PROBE: Final = 80  # a keyword is 1-79 bytes and a NUL
 _STREAM: Final = 1 << 20
+_HEADER: Final = struct.Struct(">I4s")
+_U32: Final = struct.Struct(">I")
 _RAW_HEAD: Final = re.compile(rb"\n?([^\n]*)\n[ \t]*(\d{1,10})[ \t]*\r?\n")
 
 
@@ -134,8 +136,8 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> PngLayout:
     """
     f.seek(0, 2)
     size = f.tell()
-    f.seek(0)
-    if f.read(len(SIGNATURE)) != SIGNATURE:
+    read_at = reader_at(f)
+    if read_at(0, len(SIGNATURE)) != SIGNATURE:
         raise CorruptFileError("not a PNG: bad signature", code="png-signature", offset=0)
     layout = PngLayout(size=size)
     pos = len(SIGNATURE)
@@ -151,13 +153,12 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> PngLayout:
             problem(CorruptFileError("file ends without an IEND chunk", code="png-truncated",
                                      offset=pos))
             break
-        f.seek(pos)
-        head = f.read(8)
+        head = read_at(pos, 8)
         if len(head) < 8:
             problem(CorruptFileError("file ends inside a chunk header", code="png-truncated",
                                      offset=pos))
             break
-        length, ctype = struct.unpack(">I4s", head)
+        length, ctype = _HEADER.unpack(head)
         if not ctype.isalpha():
             problem(CorruptFileError(f"invalid chunk type {ctype!r}", code="png-chunk-type",
                                      offset=pos + 4))
@@ -183,7 +184,7 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> PngLayout:
             layout.first_image = len(layout.chunks) - 1
         probe = b""
         if ctype in TEXT_TYPES:
-            probe = f.read(min(length, _PROBE))
+            probe = read_at(pos + 8, min(length, _PROBE))
             nul = probe.find(b"\x00")
             chunk.keyword = probe[:nul] if nul > 0 else None
         if _interesting(ctype, chunk.keyword):
@@ -194,8 +195,13 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> PngLayout:
             except LimitExceededError as err:
                 problem(err)
             else:
-                data = probe + f.read(length - len(probe))
-                (stored,) = struct.unpack(">I", f.read(4))
+                rest = read_at(pos + 8 + len(probe), length - len(probe) + 4)
+                if len(rest) < length - len(probe) + 4:  # the file shrank under us
+                    problem(CorruptFileError(f"file ends inside the {chunk.name} chunk",
+                                             code="png-truncated", offset=pos))
+                    break
+                data = probe + rest[:-4]
+                (stored,) = _U32.unpack(rest[-4:])
                 chunk.data = data
                 chunk.crc_ok = zlib.crc32(data, zlib.crc32(ctype)) == stored
                 if not chunk.crc_ok:
