@@ -54,9 +54,15 @@ class Metadata:
     iim: IimData | None = None
     irb: list[IrbResource] | None = None
     stored_digest: bytes | None = None
-    current_digest: bytes | None = None
     warnings: list[PhotometaError] = field(default_factory=list)
     xmp_size: int | None = None
+    iim_block: bytes | None = None
+    """The IIM bytes as stored (what an MWG digest covers), when :attr:`iim` was decoded."""
+
+    @property
+    def current_digest(self) -> bytes | None:
+        """MD5 digest of the IIM block as stored (MWG), computed only when asked for."""
+        return None if self.iim_block is None else iptc.iim_digest(self.iim_block)
 
     @property
     def iim_in_sync(self) -> bool:
@@ -95,8 +101,11 @@ def decode_blocks(
         except CorruptFileError as err:
             fail(err)
     if blocks.exif_is_file and md.exif is not None:
-        ifd0 = md.exif.ifds.get("IFD0", {})
-        found = {tag: ifd0[tag].raw for tag in (TIFF_XMP, TIFF_IIM, TIFF_IRB) if tag in ifd0}
+        found: dict[int, bytes] = {}
+        for tag in (TIFF_XMP, TIFF_IIM, TIFF_IRB):
+            entry = md.exif.entry("IFD0", tag)
+            if entry is not None:
+                found[tag] = entry.raw
         blocks = Blocks(
             exif=blocks.exif,
             xmp=blocks.xmp if blocks.xmp is not None else found.get(TIFF_XMP),
@@ -107,9 +116,10 @@ def decode_blocks(
     if blocks.xmp is not None:
         try:
             md.xmp = XmpPacket.parse(blocks.xmp, limits=limits)
-            guid = md.xmp.get("xmpNote:HasExtendedXMP", "text")
-            if isinstance(guid, str) and guid in blocks.xmp_extended:
-                md.xmp.merge(XmpPacket.parse(blocks.xmp_extended[guid], limits=limits))
+            if blocks.xmp_extended:
+                guid = md.xmp.get("xmpNote:HasExtendedXMP", "text")
+                if isinstance(guid, str) and guid in blocks.xmp_extended:
+                    md.xmp.merge(XmpPacket.parse(blocks.xmp_extended[guid], limits=limits))
         except CorruptFileError as err:
             fail(err)
     md.xmp_size = len(blocks.xmp) if blocks.xmp is not None else None
@@ -131,7 +141,7 @@ def decode_blocks(
     if iim_bytes is not None:
         try:
             md.iim = IimData.decode(iim_bytes, limits=limits)
-            md.current_digest = iptc.iim_digest(iim_bytes)
+            md.iim_block = iim_bytes
         except CorruptFileError as err:
             fail(err)
     return md

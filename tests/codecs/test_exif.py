@@ -1169,3 +1169,105 @@ def test_corpus_tiff_files_read_in_place(src: Path | None, corpus: Path,
     after = decode(out)
     assert after.get("IFD0", 0x013B) == "Tiff Artist"
     assert_lossless(data, after, {("IFD0", 0x013B): None})
+
+
+# -- lazy decoding --------------------------------------------------------------------------------
+
+
+DEFAULT = Limits()
+
+
+def _walked(data: ExifData) -> tuple[Any, ...]:
+    """Everything decode() reports, comparable across implementations."""
+    entries = {
+        (ifd, tag): (e.ifd, e.tag, e.type, e.count, e.entry_offset, e.value_offset, e.raw, e.order)
+        for ifd, es in data.ifds.items()
+        for tag, e in es.items()
+    }
+    warnings = [(type(w), w.code, w.offset, str(w)) for w in data.warnings]
+    return list(data.ifds), entries, data.ifd_offsets, warnings, data.order, data.bigtiff
+
+
+def _reference(block: Any, limits: Limits = DEFAULT) -> tuple[Any, ...]:
+    """The same walk through the writer's strict-capable walker, in tolerant mode."""
+    walker = exif._Walker(exif._as_buffer(block), limits, strict=False)
+    walker.run()
+    offsets = {name: d.offset for name, d in walker.dirs.items()}
+    return _walked(ExifData(walker.order, walker.ifds, offsets, walker.warnings, walker.big))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    order=st.sampled_from(["<", ">"]),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=12),
+    max_bytes=st.sampled_from([64 * 1024 * 1024, 300, 80]),
+)
+def test_decode_matches_the_reference_walk_on_damaged_blocks(
+    order: str, edits: list[tuple[int, int]], max_bytes: int
+) -> None:
+    block = bytearray(simple_block(order)[0])
+    for at, value in edits:
+        block[at % len(block)] = value
+    limits = Limits(max_metadata_bytes=max_bytes)
+    try:
+        expected = _reference(bytes(block), limits)
+    except CorruptFileError:
+        with pytest.raises(CorruptFileError):
+            decode(bytes(block), limits=limits)
+        return
+    assert _walked(decode(bytes(block), limits=limits)) == expected
+    assert _walked(decode(bytearray(block), limits=limits)) == expected
+
+
+def test_decode_matches_the_reference_walk_on_hostile_blocks() -> None:
+    for block, _code in _hostile_cases().values():
+        assert _walked(decode(block)) == _reference(block)
+    block, _ = simple_block("<")
+    repeated = block.replace(struct.pack("<H", 0x0110), struct.pack("<H", 0x010F), 1)
+    assert _walked(decode(repeated)) == _reference(repeated)
+    assert [w.code for w in decode(repeated).warnings] == ["duplicate-tag"]
+
+
+def test_entries_are_built_once_and_shared_with_ifds() -> None:
+    block, _ = simple_block(">")
+    data = decode(block)
+    make = data.entry("IFD0", 0x010F)
+    assert make is not None and make is data.entry("IFD0", 0x010F)
+    assert data.entry("IFD0", 0x9999) is None and data.entry("Nope", 0x010F) is None
+    assert data.ifds["IFD0"][0x010F] is make
+    assert list(data.ifds["IFD0"]) == [0x010F, 0x0110, 0x0112, 0x011A, 0x0132, 0x013B, 0x8769,
+                                       0x8825]
+    # the dict handed out is the one entry() reads from from then on
+    del data.ifds["IFD0"][0x0110]
+    assert data.entry("IFD0", 0x0110) is None
+    assert data == data and data != decode(block)
+    assert repr(decode(block)).startswith("ExifData(order='>', ifds={'IFD0': {271: ExifEntry(")
+
+
+def test_lazy_entries_outlive_a_closed_mapping(tmp_path: Path) -> None:
+    block, _ = simple_block("<")
+    path = tmp_path / "block.tif"
+    path.write_bytes(block)
+    with path.open("rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    data = decode(mm)
+    changing = bytearray(block)
+    from_bytearray = decode(changing)
+    mm.close()
+    changing[:] = bytes(len(changing))
+    for read in (data, from_bytearray):
+        assert read.get("IFD0", 0x010F) == "Camera Maker Inc."
+        assert read.get("GPS", 2) == (F(10), F(20), F(30))
+        assert read.get("ExifIFD", 0x927C) == b"MKNT" + bytes(range(60))
+    assert entries_of(data) == entries_of(decode(block))
+
+
+def test_exif_data_built_directly_behaves_as_before() -> None:
+    block, _ = simple_block("<")
+    decoded = decode(block)
+    built = ExifData(decoded.order, decoded.ifds, dict(decoded.ifd_offsets))
+    assert built.warnings == [] and built.bigtiff is False
+    assert built == decoded
+    assert built.get("IFD0", 0x0110) == "Model 7"
+    built.ifds = {}
+    assert built.entry("IFD0", 0x0110) is None

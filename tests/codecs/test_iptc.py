@@ -847,3 +847,24 @@ def test_external_readers_handle_extended_lengths(
     ]  # fmt: skip
     assert len(caption_lines) == 1
     assert caption_lines[0].split(None, 3)[3] == caption
+
+
+def test_decoded_metadata_digest_is_computed_when_asked() -> None:
+    from photometa._metadata import Blocks, Metadata, decode_blocks
+
+    iim = ds(1, 90, CODED_CHARSET_UTF8) + ds(2, 120, b"Caption")
+    stale = hashlib.md5(b"another block").digest()
+    irb = build_irb([IrbResource(b"8BIM", IRB_IPTC, b"", iim),
+                     IrbResource(b"8BIM", IRB_IPTC_DIGEST, b"", iim_digest(iim))])
+    md = decode_blocks(Blocks(irb=irb))
+    assert md.iim_block == iim
+    assert md.current_digest == md.stored_digest == iim_digest(iim)
+    assert md.iim_in_sync
+    out_of_sync = build_irb([IrbResource(b"8BIM", IRB_IPTC, b"", iim),
+                             IrbResource(b"8BIM", IRB_IPTC_DIGEST, b"", stale)])
+    md = decode_blocks(Blocks(irb=out_of_sync))
+    assert md.current_digest == iim_digest(iim) and not md.iim_in_sync
+    bare = decode_blocks(Blocks(iim=iim))
+    assert bare.current_digest == iim_digest(iim) and bare.stored_digest is None
+    assert Metadata().current_digest is None and Metadata().iim_in_sync
+    assert decode_blocks(Blocks(iim=b"\x1c\x02")).current_digest is None  # unreadable IIM

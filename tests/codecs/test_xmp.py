@@ -1270,4 +1270,128 @@ def test_shared_empty_containers_stay_empty() -> None:
     roundtrip(packet.copy())
     packet.split_extended(600)
     assert xmp._NO_FIELDS == {} and xmp._NO_ITEMS == []
-    assert xmp._NO_ATTRIB == {} and xmp._NO_CHILDREN == []
+
+
+# ------------------------------------------------------------------- the two XML parse paths
+
+
+def _reference_parse(xml: bytes) -> tuple[Any, list[tuple[str, str]]] | str:
+    """What defusedxml's parser (the reference) builds from ``xml``, or its error text."""
+    from xml.etree.ElementTree import ParseError, TreeBuilder
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
+    declared: list[tuple[str, str]] = []
+
+    class Target(TreeBuilder):
+        def start_ns(self, prefix: str, uri: str) -> None:
+            declared.append((prefix, uri))
+
+    parser = DefusedXMLParser(target=Target(), encoding="utf-8", forbid_dtd=True,
+                              forbid_entities=True, forbid_external=True)
+    try:
+        parser.feed(xml)
+        root = parser.close()
+    except ParseError as exc:
+        return f"syntax {exc.position} {exc.msg}"
+    except DefusedXmlException as exc:
+        return f"forbidden {exc}"
+    return _tree(root), declared
+
+
+def _tree(el: Any) -> Any:
+    if el is None:
+        return None
+    return (el.tag, dict(el.attrib), el.text or "", el.tail or "", [_tree(c) for c in el])
+
+
+def _ours(
+    parse: Callable[[bytes, int], Any], xml: bytes
+) -> tuple[Any, list[tuple[str, str]]] | str:
+    from xml.parsers import expat
+
+    from defusedxml import DefusedXmlException
+
+    try:
+        root, declared = parse(xml, 64)
+    except expat.ExpatError as exc:
+        return f"syntax {(exc.lineno, exc.offset)} {exc}"
+    except DefusedXmlException as exc:
+        return f"forbidden {exc}"
+    return _tree(root), declared
+
+
+PARSE_CASES = [
+    ALL_FORMS.encode("utf-8"),
+    wrap("<dc:source>a<!-- <!DOCTYPE x> -->b<?pi x?>c<![CDATA[<d>&amp;]]>&amp;&#65;</dc:source>"),
+    wrap('<dc:source xml:lang="en">t</dc:source><e:x xmlns:e="http://e/" xmlns="http://d/"><y/></e:x>',
+         ns='xmlns:u="urn:x:&amp;"'),
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>',
+    b'<a xmlns="urn:d"><b xmlns="">t</b>tail</a>',
+    b"<plain>no namespace</plain>",
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/">\n  <rdf:RDF>\n</x:xmpmeta>',
+    wrap("<dc:title>unclosed"),
+    wrap("<dc:source>&nope;</dc:source>"),
+    b"<a>" + b" " * 3000,
+    b"<a></a>\x0c   ",
+    b"",
+    BILLION_LAUGHS, EXTERNAL_ENTITY, DTD_ONLY, PARAMETER_ENTITY,
+]
+
+
+@pytest.mark.parametrize("xml", PARSE_CASES)
+def test_both_parse_paths_build_what_defusedxml_builds(xml: bytes) -> None:
+    from photometa.codecs import xmp
+
+    expected = _reference_parse(xml)
+    assert _ours(xmp._parse_xml, xml) == expected
+    assert _ours(xmp._parse_checked, xml) == expected
+    plain = xmp._parse_plain(xml, 64)
+    if plain is not None:
+        assert (_tree(plain[0]), plain[1]) == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.sampled_from(b'<>/&;"= x:\n\x00')),
+                   max_size=4),
+    cut=st.integers(0, 1 << 16),
+)
+def test_parse_paths_agree_on_damaged_packets(edits: list[tuple[int, int]], cut: int) -> None:
+    from photometa.codecs import xmp
+
+    data = bytearray(xmp._strip_wrapper(ALL_FORMS.encode("utf-8")))
+    for at, value in edits:
+        data[at % len(data)] = value
+    xml = bytes(data[: len(data) - cut % 50])
+    expected = _reference_parse(xml)
+    assert _ours(xmp._parse_xml, xml) == expected
+    assert _ours(xmp._parse_checked, xml) == expected
+
+
+def test_errors_and_limits_are_those_of_the_whole_packet() -> None:
+    """Trailing padding is skipped when parsing; an error still names the place in the
+    packet as given, and the limits bite on the fast path too."""
+    from photometa.codecs import xmp
+
+    padded = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + b"\n" + b" " * 2000 + b"\n  \n"
+    with pytest.raises(CorruptFileError) as info:
+        XmpPacket.parse(padded + b'<?xpacket end="w"?>')
+    expected = _reference_parse(padded)
+    assert isinstance(expected, str) and expected.startswith("syntax (4, 0)")
+    assert "at line 4, column 0: no element found" in str(info.value)
+    assert info.value.offset == len(padded)
+    # exactly at the depth limit is fine on either path, one deeper is refused
+    limits = Limits(max_xml_depth=8)
+    ok = b"<a>" * 8 + b"</a>" * 8
+    assert xmp._parse_plain(ok, 8) is not None
+    assert _tree(xmp._parse_xml(ok, 8)[0]) == _tree(xmp._parse_checked(ok, 8)[0])
+    deep = b"<a>" * 9 + b"</a>" * 9
+    assert xmp._parse_plain(deep, 8) is None
+    with pytest.raises(LimitExceededError):
+        XmpPacket.parse(deep, limits=limits)
+    # a DOCTYPE mentioned in a comment only sends the packet down the checked path
+    commented = wrap("<!-- <!DOCTYPE x> --><dc:source>s</dc:source>")
+    assert xmp._parse_plain(commented, 64) is None
+    assert XmpPacket.parse(commented).get("dc:source", "text") == "s"

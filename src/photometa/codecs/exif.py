@@ -47,6 +47,7 @@ from __future__ import annotations
 import bisect
 import math
 import mmap
+import operator
 import re
 import struct
 from collections.abc import Iterable, Mapping
@@ -292,7 +293,6 @@ class ExifEntry:
         return tag_name(self.ifd, self.tag)
 
 
-@dataclass
 class ExifData:
     """A decoded TIFF/EXIF structure.
 
@@ -303,23 +303,81 @@ class ExifData:
         ifd_offsets: where each directory starts.
         warnings: problems skipped while reading (bad entry, pointer loop, value out of range).
         bigtiff: whether the structure is BigTIFF (read-only).
+
+    :func:`decode` builds the :class:`ExifEntry` objects of a directory only when they are asked
+    for (:meth:`entry`, :meth:`get`, or :attr:`ifds`, which builds them all); the structure and
+    every warning are found when decoding.
     """
 
-    order: ByteOrder
-    ifds: dict[str, dict[int, ExifEntry]]
-    ifd_offsets: dict[str, int]
-    warnings: list[CorruptFileError] = field(default_factory=list)
-    bigtiff: bool = False
+    __slots__ = ("_ifds", "_lazy", "bigtiff", "ifd_offsets", "order", "warnings")
+
+    def __init__(
+        self,
+        order: ByteOrder,
+        ifds: dict[str, dict[int, ExifEntry]],
+        ifd_offsets: dict[str, int],
+        warnings: list[CorruptFileError] | None = None,
+        bigtiff: bool = False,
+    ) -> None:
+        self.order: ByteOrder = order
+        self._ifds: dict[str, dict[int, ExifEntry]] | None = ifds
+        self._lazy: dict[str, _LazyIfd] = {}
+        self.ifd_offsets = ifd_offsets
+        self.warnings: list[CorruptFileError] = [] if warnings is None else warnings
+        self.bigtiff = bigtiff
+
+    @classmethod
+    def _from_lazy(
+        cls, order: ByteOrder, lazy: dict[str, _LazyIfd], ifd_offsets: dict[str, int],
+        warnings: list[CorruptFileError], bigtiff: bool,
+    ) -> ExifData:
+        data = cls(order, {}, ifd_offsets, warnings, bigtiff)
+        data._ifds = None
+        data._lazy = lazy
+        return data
+
+    @property
+    def ifds(self) -> dict[str, dict[int, ExifEntry]]:
+        """Every directory's entries (see the class docs)."""
+        ifds = self._ifds
+        if ifds is None:
+            ifds = self._ifds = {name: d.entries() for name, d in self._lazy.items()}
+        return ifds
+
+    @ifds.setter
+    def ifds(self, value: dict[str, dict[int, ExifEntry]]) -> None:
+        self._ifds = value
 
     def entry(self, ifd: str, tag: int) -> ExifEntry | None:
         """The entry for ``tag`` in ``ifd``, or ``None``."""
-        entries = self.ifds.get(ifd)
+        ifds = self._ifds
+        if ifds is None:
+            lazy = self._lazy.get(ifd)
+            return None if lazy is None else lazy.entry(tag)
+        entries = ifds.get(ifd)
         return None if entries is None else entries.get(tag)
 
     def get(self, ifd: str, tag: int) -> ExifValue | None:
         """The decoded value of ``tag`` in ``ifd``, or ``None`` when absent or undecodable."""
         entry = self.entry(ifd, tag)
         return None if entry is None else entry.value
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, ExifData)
+        return (self.order, self.ifds, self.ifd_offsets, self.warnings, self.bigtiff) == (
+            other.order, other.ifds, other.ifd_offsets, other.warnings, other.bigtiff
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ExifData(order={self.order!r}, ifds={self.ifds!r}, "
+            f"ifd_offsets={self.ifd_offsets!r}, warnings={self.warnings!r}, "
+            f"bigtiff={self.bigtiff!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -649,16 +707,349 @@ class _Walker:
         return out
 
 
+_KNOWN_TYPES: Final = frozenset(_SIZES)
+_size_of = _SIZES.__getitem__
+_new_entry = object.__new__
+_DIR_STRUCTS: dict[tuple[str, int], struct.Struct] = {}  # (order + "c"/"b", count) -> entries
+_CACHED_DIR_COUNT: Final = 64  # bigger directories are rare: not worth a cached Struct each
+_INDEX_FROM: Final = 16  # directories with more entries get a tag -> index dict
+
+
+def _dir_struct(kind: str, count: int) -> struct.Struct:
+    """The Struct unpacking ``count`` entries at once (``kind``: byte order, then ``c`` for
+    classic TIFF or ``b`` for BigTIFF)."""
+    key = (kind, count)
+    found = _DIR_STRUCTS.get(key)
+    if found is None:
+        found = struct.Struct(kind[0] + ("HHII" if kind[1] == "c" else "HHQQ") * count)
+        if count <= _CACHED_DIR_COUNT:
+            _DIR_STRUCTS[key] = found
+    return found
+
+
+class _LazyIfd:
+    """One directory as :func:`decode` found it; its :class:`ExifEntry` objects are built on
+    demand.
+
+    A directory whose entries all check out (known types, no repeated tag, values inside the
+    block, within the byte budget) keeps its entries as one flat tuple of (tag, type, count,
+    offset) fields. Any other is built entry by entry while decoding (``full``), with the
+    warnings that go with it.
+    """
+
+    __slots__ = ("big", "blk", "blk_base", "fields4", "full", "index", "made", "name", "order",
+                 "outs", "src", "start", "tags")
+
+    def __init__(self, name: str, order: ByteOrder, big: bool, start: int) -> None:
+        self.name = name
+        self.order: ByteOrder = order
+        self.big = big
+        self.start = start
+        self.full: dict[int, ExifEntry] | None = None
+        self.made: dict[int, ExifEntry] = {}
+        self.index: dict[int, int] | None = None
+        self.tags: tuple[int, ...] = ()
+        self.fields4: tuple[int, ...] = ()  # tag, type, count, offset of each entry
+        self.blk: Buffer = b""  # inline values are read from here...
+        self.blk_base = 0  # ...which starts at this offset of the structure
+        self.src: bytes | None = None  # out-of-line values are read from here, else from outs
+        self.outs: dict[int, bytes] = {}
+
+    def _find(self, tag: int) -> int | None:
+        index = self.index
+        if index is not None:
+            return index.get(tag)
+        tags = self.tags
+        if len(tags) >= _INDEX_FROM:
+            self.index = index = dict(zip(tags, range(len(tags)), strict=True))
+            return index.get(tag)
+        return tags.index(tag) if tag in tags else None
+
+    def fields(self, tag: int) -> tuple[int, int, int, int | None, bytes] | None:
+        """(type, count, entry offset, value offset, raw) of ``tag``, or ``None``."""
+        if self.full is not None:
+            e = self.full.get(tag)
+            if e is None:
+                return None
+            return e.type, e.count, e.entry_offset, e.value_offset, e.raw
+        i = self._find(tag)
+        return None if i is None else self._fields_at(i)
+
+    def _fields_at(self, i: int) -> tuple[int, int, int, int | None, bytes]:
+        k = 4 * i
+        _tag, typ, cnt, off = self.fields4[k : k + 4]
+        size = _SIZES[typ] * cnt
+        if self.big:
+            eoff = self.start + 20 * i
+            inline, at = size <= 8, eoff + 12
+        else:
+            eoff = self.start + 12 * i
+            inline, at = size <= 4, eoff + 8
+        if inline:
+            at -= self.blk_base
+            return typ, cnt, eoff, None, bytes(self.blk[at : at + size])
+        src = self.src
+        return typ, cnt, eoff, off, self.outs[i] if src is None else src[off : off + size]
+
+    def _make(self, tag: int, i: int) -> ExifEntry:
+        typ, cnt, eoff, voff, raw = self._fields_at(i)
+        entry = _new_entry(ExifEntry)  # the frozen dataclass __init__ is 3x slower
+        d = entry.__dict__
+        d["ifd"] = self.name
+        d["tag"] = tag
+        d["type"] = typ
+        d["count"] = cnt
+        d["entry_offset"] = eoff
+        d["value_offset"] = voff
+        d["raw"] = raw
+        d["order"] = self.order
+        self.made[tag] = entry
+        return entry
+
+    def entry(self, tag: int) -> ExifEntry | None:
+        if self.full is not None:
+            return self.full.get(tag)
+        entry = self.made.get(tag)
+        if entry is not None:
+            return entry
+        i = self._find(tag)
+        return None if i is None else self._make(tag, i)
+
+    def entries(self) -> dict[int, ExifEntry]:
+        """Every entry, in file order."""
+        if self.full is None:
+            made = self.made
+            self.full = {
+                tag: made[tag] if tag in made else self._make(tag, i)
+                for i, tag in enumerate(self.tags)
+            }
+        return self.full
+
+
+class _Decoder:
+    """The tolerant walk of :func:`decode`: the same directories, entries and warnings as
+    ``_Walker(strict=False)``, without the bookkeeping that patching needs, and with entries
+    left packed until they are asked for."""
+
+    def __init__(self, data: Buffer, limits: Limits) -> None:
+        self.data = data
+        self.n = len(data)
+        self.limits = limits
+        self.order, self.big, self.first = _parse_header(data)
+        self.kind = self.order + ("b" if self.big else "c")
+        self.count_s = struct.Struct(self.order + ("Q" if self.big else "H"))
+        self.link_s = struct.Struct(self.order + ("Q" if self.big else "I"))
+        self.src = data if type(data) is bytes else None
+        self.warnings: list[CorruptFileError] = []
+        self.dirs: dict[str, _LazyIfd] = {}
+        self.offsets: dict[str, int] = {}
+        self.visited: set[int] = set()
+        self.total = 0
+        self.sub_count = 0
+        self.entries_seen = 0
+        self.stopped = False
+
+    def warn(self, msg: str, code: str, offset: int | None, *, limit: bool = False) -> None:
+        cls = LimitExceededError if limit else CorruptFileError
+        self.warnings.append(cls(msg, code=code, offset=offset))
+        if len(self.warnings) >= _MAX_WARNINGS and not self.stopped:
+            self.stopped = True
+            self.warnings.append(LimitExceededError(
+                f"more than {_MAX_WARNINGS} problems; stopped reading", code="limit",
+                offset=offset))
+
+    def run(self) -> None:
+        stack: list[tuple[str, int]] = [("IFD0", self.first)]
+        while stack and not self.stopped:
+            name, off = stack.pop()
+            found = self._read_dir(name, off)
+            if found is None:
+                continue
+            d, next_offset = found
+            pending = self._children(d)
+            if next_offset and name.startswith("IFD"):
+                stack.append((f"IFD{int(name[3:]) + 1}", next_offset))
+            if pending:
+                stack.extend(reversed(pending))
+
+    def _read_dir(self, name: str, off: int) -> tuple[_LazyIfd, int] | None:
+        big, data, n = self.big, self.data, self.n
+        csize, esize, lsize = (8, 20, 8) if big else (2, 12, 4)
+        if off < (16 if big else 8) or off + csize > n:
+            self.warn(f"{name} offset {off} lies outside the block ({n} bytes)",
+                      "ifd-out-of-range", off)
+            return None
+        if off in self.visited:
+            self.warn(f"{name} at {off} was already read (pointer loop)", "ifd-loop", off)
+            return None
+        limits = self.limits
+        if len(self.dirs) >= limits.max_ifds:
+            self.warn(f"more than {limits.max_ifds} IFDs", "limit", off, limit=True)
+            self.stopped = True
+            return None
+        self.visited.add(off)
+        count: int = self.count_s.unpack_from(data, off)[0]
+        if count > limits.max_ifd_entries:
+            self.warn(f"{name} has {count} entries, more than the limit of "
+                      f"{limits.max_ifd_entries}", "limit", off, limit=True)
+            return None
+        self.entries_seen += count
+        if self.entries_seen > 4 * limits.max_ifd_entries:
+            self.warn(f"more than {4 * limits.max_ifd_entries} directory entries in all",
+                      "limit", off, limit=True)
+            self.stopped = True
+            return None
+        start = off + csize
+        fit = (n - start) // esize
+        next_offset = 0
+        if count > fit:
+            self.warn(f"{name} declares {count} entries but only {fit} fit in the block",
+                      "ifd-truncated", off)
+            count = fit
+        else:
+            link = start + count * esize
+            if link + lsize <= n:
+                next_offset = self.link_s.unpack_from(data, link)[0]
+            else:
+                self.warn(f"{name} has no next-IFD link", "ifd-no-next", link)
+        d = _LazyIfd(name, self.order, big, start)
+        self.dirs[name] = d
+        self.offsets[name] = off
+        if not count:
+            d.full = {}
+        elif not self._columns(d, count):
+            self._entries_one_by_one(d, count)
+        return d, next_offset
+
+    def _columns(self, d: _LazyIfd, count: int) -> bool:
+        """Unpack the entries at once; False (nothing recorded) when any entry needs a
+        warning, so that the directory must be read entry by entry."""
+        data, start, src = self.data, d.start, self.src
+        fields4 = _dir_struct(self.kind, count).unpack_from(data, start)
+        types = fields4[1::4]
+        if not _KNOWN_TYPES.issuperset(types):
+            return False
+        tags = fields4[0::4]
+        if len(set(tags)) != count:
+            return False
+        cap = 8 if self.big else 4
+        sizes = map(operator.mul, map(_size_of, types), fields4[2::4])
+        far = [(i, s) for i, s in enumerate(sizes) if s > cap]  # values stored out of line
+        if far:
+            n, total = self.n, self.total
+            for i, s in far:
+                total += s
+                if fields4[4 * i + 3] + s > n:
+                    return False
+            if total > self.limits.max_metadata_bytes:
+                return False
+            self.total = total
+            if src is None:  # a buffer that may change or close: copy the values now
+                outs = d.outs = {}
+                for i, s in far:
+                    o = fields4[4 * i + 3]
+                    outs[i] = bytes(data[o : o + s])
+        d.tags, d.fields4 = tags, fields4
+        if src is None:
+            d.blk = bytes(data[start : start + count * (20 if self.big else 12)])
+            d.blk_base = start
+        else:
+            d.blk = d.src = src
+        return True
+
+    def _entries_one_by_one(self, d: _LazyIfd, count: int) -> None:
+        big, order, data, n, name = self.big, self.order, self.data, self.n, d.name
+        esize, cap = (20, 8) if big else (12, 4)
+        start = d.start
+        entries: dict[int, ExifEntry] = {}
+        d.full = entries
+        block = data[start : start + count * esize]
+        fmt = order + ("HHQ8s" if big else "HHI4s")
+        endian: Literal["little", "big"] = "little" if order == "<" else "big"
+        max_total = self.limits.max_metadata_bytes
+        for i, (tag, typ, cnt, fld) in enumerate(struct.iter_unpack(fmt, block)):
+            eoff = start + i * esize
+            unit = _SIZES.get(typ)
+            if unit is None:
+                self.warn(f"{tag_name(name, tag)} has unknown type {typ}", "bad-type", eoff)
+                continue
+            size = unit * cnt
+            voff: int | None
+            if size <= cap:
+                voff = None
+                raw = fld[:size]
+            else:
+                voff = int.from_bytes(fld, endian)
+                if voff + size > n:
+                    self.warn(f"{tag_name(name, tag)} value ({size} bytes at {voff}) runs past "
+                              f"the end of the block ({n} bytes)", "value-out-of-range", eoff)
+                    continue
+                self.total += size
+                if self.total > max_total:
+                    self.warn(f"EXIF values exceed the limit of {max_total} bytes", "limit",
+                              eoff, limit=True)
+                    self.stopped = True
+                    break
+                raw = bytes(data[voff : voff + size])
+            if tag in entries:
+                self.warn(f"{tag_name(name, tag)} appears twice in {name}", "duplicate-tag", eoff)
+                continue
+            entry = _new_entry(ExifEntry)
+            entry.__dict__.update(ifd=name, tag=tag, type=typ, count=cnt, entry_offset=eoff,
+                                  value_offset=voff, raw=raw, order=order)
+            entries[tag] = entry
+
+    def _children(self, d: _LazyIfd) -> list[tuple[str, int]]:
+        name = d.name
+        wanted: tuple[tuple[int, str | None], ...]
+        if name == "IFD0":
+            wanted = _IFD0_CHILDREN
+        elif name == "ExifIFD":
+            wanted = _EXIF_CHILDREN
+        elif name.startswith(("IFD", "SubIFD")):
+            wanted = _IMAGE_CHILDREN
+        else:
+            return []
+        out: list[tuple[str, int]] = []
+        for tag, child in wanted:
+            found = d.fields(tag)
+            if found is None:
+                continue
+            typ, cnt, eoff, _voff, raw = found
+            if typ not in _POINTER_TYPES or cnt < 1 or (child is not None and cnt != 1):
+                self.warn(f"{tag_name(name, tag)} is not a valid IFD pointer (type {typ}, "
+                          f"count {cnt})", "bad-pointer", eoff)
+                continue
+            if cnt > self.limits.max_ifds:
+                self.warn(f"{tag_name(name, tag)} lists {cnt} IFDs", "limit", eoff, limit=True)
+                continue
+            code = "Q" if _SIZES[typ] == 8 else "I"
+            for target in struct.unpack(f"{self.order}{cnt}{code}", raw):
+                if target == 0:
+                    self.warn(f"{tag_name(name, tag)} points at offset 0", "bad-pointer", eoff)
+                    continue
+                cname = child
+                if cname is None:
+                    cname = f"SubIFD{self.sub_count}"
+                    self.sub_count += 1
+                out.append((cname, target))
+        return out
+
+
+_IFD0_CHILDREN: Final = ((_EXIF_PTR, "ExifIFD"), (_GPS_PTR, "GPS"), (_SUBIFDS, None))
+_EXIF_CHILDREN: Final = ((_INTEROP_PTR, "Interop"),)
+_IMAGE_CHILDREN: Final = ((_SUBIFDS, None),)
+
+
 def decode(data: Buffer, *, limits: Limits = DEFAULT_LIMITS) -> ExifData:
     """Read a TIFF/EXIF structure tolerantly.
 
     Raises ``CorruptFileError`` (code ``exif-header``) only when the header itself is bad;
     every other problem is recorded in :attr:`ExifData.warnings` and skipped.
     """
-    w = _Walker(_as_buffer(data), limits, strict=False)
+    w = _Decoder(_as_buffer(data), limits)
     w.run()
-    offsets = {name: d.offset for name, d in w.dirs.items()}
-    return ExifData(w.order, w.ifds, offsets, w.warnings, w.big)
+    return ExifData._from_lazy(w.order, w.dirs, w.offsets, w.warnings, w.big)
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,10 +35,15 @@ from collections import deque
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final, Literal, overload
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser
+from xml.parsers import expat
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 
 from .._binary import DEFAULT_LIMITS, Limits, check_limit
 from ..errors import CorruptFileError, InvalidValueError, LimitExceededError
@@ -245,67 +250,143 @@ def _simple(value: str, lang: str | None = None) -> _Node:
 # --------------------------------------------------------------------------------------------
 
 
-_NO_ATTRIB: Final[dict[str, str]] = {}  # shared by the many elements without attributes
-_NO_CHILDREN: Final[list[_El]] = []  # shared until an element gets its first child
-
-
-class _El:
-    """A parsed XML element (lighter than ElementTree's, and built without a global registry)."""
-
-    __slots__ = ("attrib", "children", "tag", "text")
-
-    def __init__(self, tag: str, attrib: dict[str, str]) -> None:
-        self.tag = tag
-        self.attrib = attrib or _NO_ATTRIB
-        self.children = _NO_CHILDREN
-        self.text = ""
-
-
 _MAX_ELEMENTS: Final = 100_000
+_NS_EVENTS: Final = ("start-ns",)
+
+# Expanded names ("uri}local" from expat) -> Clark names ("{uri}local"), shared by every parse
+# (bounded: hostile packets cannot grow it without end).
+_CLARK_CACHE: dict[str, str] = {}
+_CLARK_CACHE_MAX: Final = 4096
 
 
-class _Builder:
-    """Parser target: builds _El trees, records namespace declarations, enforces the depth cap."""
+def _forbid_doctype(name: str, sysid: str | None, pubid: str | None, internal: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
 
-    def __init__(self, max_depth: int) -> None:
-        self.max_depth = max_depth
-        self.root: _El | None = None
-        self.stack: list[_El] = []
-        self.declared: list[tuple[str, str]] = []
-        self.elements = 0
 
-    def start_ns(self, prefix: str, uri: str) -> None:
-        self.declared.append((prefix, uri))
+def _forbid_entity(name: str, is_parameter: bool, value: str | None, base: str | None,
+                   sysid: str | None, pubid: str | None, notation: str | None) -> None:
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
 
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
-        stack = self.stack
-        if len(stack) >= self.max_depth:
+
+def _forbid_unparsed_entity(name: str, base: str | None, sysid: str | None, pubid: str | None,
+                            notation: str | None) -> None:  # pragma: no cover - expat < 1.2
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _forbid_external(context: str, base: str | None, sysid: str | None,
+                     pubid: str | None) -> int:  # pragma: no cover - the DTD is refused first
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
+def _parse_xml(xml: bytes, max_depth: int) -> tuple[Element | None, list[tuple[str, str]]]:
+    """Parse into an ElementTree tree: (root, namespace declarations in document order).
+
+    DTDs, entity declarations and external references raise defusedxml's exceptions, as its
+    parser does; elements nested deeper than ``max_depth`` (or more than ``_MAX_ELEMENTS`` of
+    them) raise ``LimitExceededError``; malformed XML raises ``expat.ExpatError``.
+
+    XML that cannot hold any of these (no ``<!DOCTYPE``, few enough tags, not too deep) is
+    parsed by ElementTree's C parser and tree builder in one go; everything else by expat with a
+    Python callback per event that enforces each rule where it is broken, so that the error is
+    the one that comes first in the packet.
+    """
+    fast = _parse_plain(xml, max_depth)
+    return fast if fast is not None else _parse_checked(xml, max_depth)
+
+
+def _parse_plain(
+    xml: bytes, max_depth: int
+) -> tuple[Element | None, list[tuple[str, str]]] | None:
+    """The C parse, or None when the packet needs the checked one."""
+    if b"<!DOCTYPE" in xml:  # no DTD means no entity declaration or external reference
+        return None
+    tags = xml.count(b"<")  # at least one per element
+    if tags > _MAX_ELEMENTS:
+        return None
+    parser = XMLParser(target=TreeBuilder(), encoding="utf-8")
+    events: list[tuple[str, tuple[str, str]]] = []
+    setevents = getattr(parser, "_setevents", None)
+    if setevents is None:  # pragma: no cover - every CPython since 3.4 has it
+        return None
+    setevents(events, _NS_EVENTS)
+    try:
+        parser.feed(xml)
+        root: Element | None = parser.close()
+    except ParseError:
+        return None
+    if root is not None and tags > max_depth:  # else no element can lie deeper
+        level = [root]
+        for _ in range(max_depth):
+            level = [child for el in level for child in el]
+            if not level:
+                break
+        else:
+            return None
+    return root, [ns for _event, ns in events]
+
+
+def _parse_checked(xml: bytes, max_depth: int) -> tuple[Element | None, list[tuple[str, str]]]:
+    """Expat with the defences of defusedxml and the element limits checked as they come."""
+    parser = expat.ParserCreate("utf-8", "}")
+    builder = TreeBuilder()
+    stack: list[str] = []
+    declared: list[tuple[str, str]] = []
+    cache = _CLARK_CACHE
+    elements = 0
+
+    def clark(name: str) -> str:
+        fixed = cache.get(name)
+        if fixed is None:
+            fixed = "{" + name if "}" in name else name
+            if len(cache) < _CLARK_CACHE_MAX:
+                cache[name] = fixed
+        return fixed
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal elements
+        if len(stack) >= max_depth:
             raise LimitExceededError(
-                f"XMP element nesting deeper than the limit of {self.max_depth}", code="limit"
+                f"XMP element nesting deeper than the limit of {max_depth}", code="limit"
             )
-        self.elements += 1
-        if self.elements > _MAX_ELEMENTS:
+        elements += 1
+        if elements > _MAX_ELEMENTS:
             raise LimitExceededError(f"XMP holds more than {_MAX_ELEMENTS} elements", code="limit")
-        el = _El(tag, attrib)
+        name = clark(tag)
+        stack.append(name)
+        builder.start(name, {clark(k): v for k, v in attrs.items()})
+
+    def end(tag: str) -> None:
+        builder.end(stack.pop())
+
+    def data(text: str) -> None:
         if stack:
-            parent = stack[-1]
-            if parent.children is _NO_CHILDREN:
-                parent.children = [el]
-            else:
-                parent.children.append(el)
-        elif self.root is None:
-            self.root = el
-        stack.append(el)
+            builder.data(text)
 
-    def end(self, tag: str) -> None:
-        self.stack.pop()
+    def start_ns(prefix: str | None, uri: str | None) -> None:
+        declared.append((prefix or "", uri or ""))
 
-    def data(self, text: str) -> None:
-        if self.stack:
-            self.stack[-1].text += text
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.StartNamespaceDeclHandler = start_ns
+    parser.StartDoctypeDeclHandler = _forbid_doctype
+    parser.EntityDeclHandler = _forbid_entity
+    parser.UnparsedEntityDeclHandler = _forbid_unparsed_entity
+    parser.ExternalEntityRefHandler = _forbid_external
+    parser.Parse(xml, False)
+    parser.Parse(b"", True)
+    root: Element | None = builder.close()
+    return root, declared
 
-    def close(self) -> _El | None:
-        return self.root
+
+def _all_text(el: Element) -> str:
+    """The character data directly inside ``el`` (around its children too), joined."""
+    text = el.text or ""
+    for child in el:
+        if child.tail:
+            text += child.tail
+    return text
 
 
 _UTF_BOMS: Final = (
@@ -318,11 +399,14 @@ _UTF_BOMS: Final = (
     (b"\x00<", "utf-16-be", 0),
     (b"<\x00", "utf-16-le", 0),
 )
+_UTF_FIRST_BYTES: Final = (b"\x00", b"\xfe", b"\xff")  # how every _UTF_BOMS entry starts but "<\0"
 _LEADING_PI: Final = re.compile(rb"[\s\x00]*(?:\xef\xbb\xbf)?[\s\x00]*<\?(?:xpacket|xml)[\s?]")
 
 
 def _to_utf8(data: bytes) -> bytes:
     """Re-encode a UTF-16/32 packet (detected by BOM or the zero-byte pattern) as UTF-8."""
+    if data[:1] not in _UTF_FIRST_BYTES and data[1:2] != b"\x00":
+        return data  # the common case: no BOM and no zero bytes where UTF-16/32 has them
     head = data[:4]
     for magic, codec, skip in _UTF_BOMS:  # noqa: B007 - used after the loop
         if head.startswith(magic):
@@ -345,6 +429,10 @@ def _to_utf8(data: bytes) -> bytes:
         ) from exc
 
 
+_PACKET_END: Final = re.compile(rb"<\?xpacket end")
+_BLANK_BUT_NEWLINES: Final = bytes(10 if b == 10 else 32 for b in range(256))
+
+
 def _strip_wrapper(data: bytes) -> bytes:
     """Blank out leading <?xpacket ...?> / <?xml ...?> and cut at <?xpacket end (offsets kept)."""
     pos = 0
@@ -357,11 +445,10 @@ def _strip_wrapper(data: bytes) -> bytes:
         if close < 0:
             break
         pos = prefix_end = close + 2
-    end = data.find(b"<?xpacket end", prefix_end)
-    body = data[prefix_end:end] if end >= 0 else data[prefix_end:].rstrip(b"\x00 \t\r\n")
+    found = _PACKET_END.search(data, prefix_end)  # faster than bytes.find through padding
+    body = data[prefix_end : found.start()] if found else data[prefix_end:].rstrip(b"\x00 \t\r\n")
     if prefix_end:
-        blank = re.sub(rb"[^\n]", b" ", data[:prefix_end])
-        return blank + body
+        return data[:prefix_end].translate(_BLANK_BUT_NEWLINES) + body
     return body
 
 
@@ -376,20 +463,20 @@ def _error_offset(data: bytes, line: int, column: int) -> int | None:
 
 
 class _Reader:
-    """Turns the _El tree of an rdf:RDF element into XMP property nodes."""
+    """Turns the element tree of an rdf:RDF element into XMP property nodes."""
 
-    def __init__(self, rdf: _El, budget: int, *, has_node_ids: bool) -> None:
+    def __init__(self, rdf: Element, budget: int, *, has_node_ids: bool) -> None:
         self.budget = budget
         self.props: dict[str, _Node] = {}
         self.about = ""
         # rdf:nodeID is not XMP, but writers (f-spot, ...) use it: every node element that
         # carries the same nodeID is one node, the union of their properties (as ExifTool reads it).
-        self.node_ids: dict[str, list[_El]] = {}
+        self.node_ids: dict[str, list[Element]] = {}
         self.used_ids: set[str] = set()
         self.resolving: list[str] = []
-        regular: list[_El] = []
-        top_ids: list[_El] = []
-        for el in rdf.children:
+        regular: list[Element] = []
+        top_ids: list[Element] = []
+        for el in rdf:
             node_id = el.attrib.get(_RDF_NODEID)
             if node_id is not None and _RDF_ABOUT not in el.attrib:
                 top_ids.append(el)
@@ -408,14 +495,14 @@ class _Reader:
             if el.attrib[_RDF_NODEID] not in self.used_ids and el.tag == _RDF_DESC:
                 self._description(el, self.props)  # an unreferenced node: its properties are ours
 
-    def _collect_node_ids(self, tops: list[_El]) -> None:
-        todo = [child for el in tops for child in el.children]
+    def _collect_node_ids(self, tops: list[Element]) -> None:
+        todo = [child for el in tops for child in el]
         while todo:
             el = todo.pop()
             node_id = el.attrib.get(_RDF_NODEID)
             if node_id is not None and (el.tag == _RDF_DESC or el.tag in _ARRAY_TAGS):
                 self.node_ids.setdefault(node_id, []).append(el)
-            todo.extend(el.children)
+            todo.extend(el)
 
     def _count(self) -> None:
         self.budget -= 1
@@ -425,23 +512,25 @@ class _Reader:
                 code="limit",
             )
 
-    def _description(self, el: _El, fields: dict[str, _Node]) -> None:
+    def _description(self, el: Element, fields: dict[str, _Node]) -> None:
         """Add the properties of a node element (attributes and child elements) to fields."""
         for name, value in el.attrib.items():
             if name[0] == "{" and name not in _RDF_SYNTAX_ATTRS and not name.startswith(_XML_ATTR):
                 self._count()
                 fields[name] = _simple(value)
-        for child in el.children:
+        for child in el:
             if child.tag[0] == "{":
                 fields[child.tag] = self._value(child)
 
-    def _value(self, el: _El) -> _Node:
+    def _value(self, el: Element) -> _Node:
         """The value of a property element (or rdf:li)."""
         self._count()
         attrib = el.attrib
+        if not attrib and not len(el):  # the common case: plain text
+            return _simple(el.text or "")
         lang = attrib.get(_XML_LANG)
         parse_type = attrib.get(_RDF_PARSETYPE)
-        children = el.children
+        children = list(el)
         if parse_type == "Resource":
             node = _Node("struct", lang=lang)
             self._description(el, node.fields)
@@ -469,7 +558,7 @@ class _Reader:
         node_id = attrib.get(_RDF_NODEID)
         if node_id is not None and node_id in self.node_ids:
             return self._resolve(node_id, lang)
-        text = el.text
+        text = el.text or ""  # no children here
         props = [
             k for k in attrib
             if k[0] == "{" and k not in _RDF_SYNTAX_ATTRS and not k.startswith(_XML_ATTR)
@@ -482,7 +571,7 @@ class _Reader:
             return node
         return _simple(text, lang)
 
-    def _node_element(self, el: _El, fields: dict[str, _Node]) -> None:
+    def _node_element(self, el: Element, fields: dict[str, _Node]) -> None:
         """A node element inside a property: rdf:Description or a typed node (or an array)."""
         kind = _ARRAY_TAGS.get(el.tag)
         if kind is not None:  # an array among other nodes (invalid RDF): keep it under rdf:value
@@ -501,17 +590,17 @@ class _Reader:
         finally:
             self.resolving.pop()
 
-    def _node_content(self, el: _El, fields: dict[str, _Node]) -> None:
+    def _node_content(self, el: Element, fields: dict[str, _Node]) -> None:
         if el.tag != _RDF_DESC and el.tag[0] == "{":  # a typed node: its type is a property
             typed = _simple(el.tag[1:].replace("}", "", 1))
             typed.uri = True
             fields[f"{{{_RDF}}}type"] = typed
         self._description(el, fields)
 
-    def _array(self, el: _El, kind: str, lang: str | None) -> _Node:
+    def _array(self, el: Element, kind: str, lang: str | None) -> _Node:
         node = _Node(kind, lang=lang)
         items = node.items
-        for li in el.children:
+        for li in el:
             if li.tag == _RDF_LI:
                 items.append(self._value(li))
         return node
@@ -534,19 +623,19 @@ class _Reader:
             self.resolving.pop()
 
 
-def _itertext(el: _El) -> Iterator[str]:
-    yield el.text
-    for child in el.children:
+def _itertext(el: Element) -> Iterator[str]:
+    yield _all_text(el)
+    for child in el:
         yield from _itertext(child)
 
 
-def _find_rdf(root: _El) -> _El | None:
+def _find_rdf(root: Element) -> Element | None:
     todo = deque([root])  # breadth first: the outermost rdf:RDF
     while todo:
         el = todo.popleft()
         if el.tag == _RDF_RDF:
             return el
-        todo.extend(el.children)
+        todo.extend(el)
     return None
 
 
@@ -686,19 +775,23 @@ class XmpPacket:
         check_limit(len(data), limits.max_xmp_bytes, "XMP packet size")
         utf8 = _to_utf8(data)
         xml = _strip_wrapper(utf8)
-        builder = _Builder(limits.max_xml_depth)
-        parser = DefusedXMLParser(
-            target=builder, encoding="utf-8", forbid_dtd=True, forbid_entities=True,
-            forbid_external=True,
-        )
         try:
-            parser.feed(xml)
-            root = parser.close()
-        except ParseError as exc:
-            line, column = getattr(exc, "position", (0, 0))
+            # The padding after the root element means nothing; skip it, unless the XML turns
+            # out to be malformed: then the error names the place the whole packet gives.
+            trimmed = xml.rstrip()  # ASCII whitespace; VT and FF are no XML whitespace:
+            if len(trimmed) < len(xml) and (b"\v" in xml or b"\f" in xml):
+                trimmed = xml
+            try:
+                root, declared = _parse_xml(trimmed, limits.max_xml_depth)
+            except expat.ExpatError:
+                if len(trimmed) == len(xml):
+                    raise
+                root, declared = _parse_xml(xml, limits.max_xml_depth)
+        except expat.ExpatError as exc:
+            line, column = exc.lineno, exc.offset
             offset = _error_offset(xml, line, column) if utf8 is data else None
             raise CorruptFileError(
-                f"malformed XMP at line {line}, column {column}: {exc.msg}",
+                f"malformed XMP at line {line}, column {column}: {exc}",
                 code="xmp-syntax",
                 offset=offset,
             ) from None
@@ -719,12 +812,12 @@ class XmpPacket:
                 return packet  # an x:xmpmeta without rdf:RDF: no properties
             raise CorruptFileError("XML is not XMP: no rdf:RDF element", code="xmp-not-rdf")
         try:
-            reader = _Reader(rdf, len(xml) + 1000, has_node_ids=b"nodeID" in xml)
+            reader = _Reader(rdf, len(xml) + 1000, has_node_ids=b"nodeID" in trimmed)
         except RecursionError:
             raise LimitExceededError("XMP nests too deeply", code="limit") from None
         packet._props = reader.props
         packet._about = reader.about
-        for prefix, uri in builder.declared:
+        for prefix, uri in declared:
             packet._adopt(uri, prefix)
         return packet
 
