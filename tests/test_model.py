@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,6 +66,16 @@ def test_text_normalised_and_control_characters_removed() -> None:
     ctx = PhotoContext(subject={"caption": "  Cafe\u0301\x07 in Pyongyang \n"})
     assert ctx.subject.caption == "Café in Pyongyang"
     assert PhotoContext(subject={"headline": "   "}).subject.headline is None
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(128)] + ["\u0301", "\x85", "\u2028"])
+def test_every_ascii_character_is_cleaned_by_the_same_rule(char: str) -> None:
+    """Plain ASCII text takes a shortcut; it must end as the general rule leaves any text:
+    NFC, C0 controls and DEL removed (tab, newline and carriage return kept), then trimmed."""
+    for raw in (f" a{char}b ", f"{char}", f"{char}x{char}", f"e{char}\u0301"):
+        text = unicodedata.normalize("NFC", raw)
+        text = "".join(c for c in text if c in "\t\n\r" or not (c < " " or c == "\x7f")).strip()
+        assert PhotoContext(source=raw).source == (text or None)
 
 
 def test_vocabulary_terms_normalised() -> None:

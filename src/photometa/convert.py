@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,7 @@ from typing import Any, Final, Protocol
 import pycountry
 
 from .codecs import exif as exif_codec
-from .codecs.exif import ExifData, ExifWrite
+from .codecs.exif import ExifData, ExifEntry, ExifWrite
 from .codecs.iptc import IimData
 from .codecs.xmp import Kind, XmpPacket
 from .model import Gps
@@ -55,6 +56,8 @@ class Converter(Protocol):
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is str and value.isascii():  # already NFC
+        return value.strip().strip("\x00").strip() or None
     if isinstance(value, bytes):
         value = value.rstrip(b"\x00").decode("utf-8", "replace")
     if isinstance(value, (list, tuple)):
@@ -122,7 +125,11 @@ class ListConverter(TextConverter):
             value = xmp.get(home.path, home.kind)
             if isinstance(value, str):
                 value = [value]
-            items = [t for t in (_text(v) for v in value or []) if t]
+            items = []
+            for item in value or ():
+                text = _text(item)
+                if text:
+                    items.append(text)
             if items:
                 found.append((home.path, items))
         return found
@@ -236,6 +243,8 @@ def _tz(text: str | None) -> timezone | None:
 
 
 def _fraction_digits(text: str | None) -> int:
+    if not text:
+        return 0
     digits = "".join(ch for ch in (text or "") if ch.isdigit())[:6]
     return int(digits.ljust(6, "0")) if digits else 0
 
@@ -270,7 +279,9 @@ class DateTimeConverter:
         tz = _tz(_text(exif.get(*homes[1])))
         dt = _make_dt(parts, tz)
         if dt is not None:
-            dt = dt.replace(microsecond=_fraction_digits(_text(exif.get(*homes[2]))))
+            micro = _fraction_digits(_text(exif.get(*homes[2])))
+            if micro:  # _make_dt's value has none
+                dt = dt.replace(microsecond=micro)
         return dt
 
     def from_iim(self, iim: IimData, homes: list[IimHome]) -> Any:
@@ -373,6 +384,93 @@ def _from_dms(parts: Any) -> float | None:
     return round(total, 7)
 
 
+_RATIONAL_CODES: Final = {exif_codec.RATIONAL: "I", exif_codec.SRATIONAL: "i"}
+_RATIONAL_STRUCTS: dict[tuple[str, int, int], struct.Struct] = {}
+_SLOW: Final[Any] = object()
+
+
+def _ratios(entry: ExifEntry) -> Any:
+    """``float()`` of each ``Fraction`` the value of a RATIONAL or SRATIONAL entry decodes to,
+    without making the ``Fraction``: ``n / d`` (an int division is correctly rounded; a zero
+    numerator gives ``0.0``, as the reduced ``Fraction`` does, never ``-0.0``). ``None`` when the
+    decoded value is ``None`` (a zero denominator); ``_SLOW`` for any other entry (decode it)."""
+    typ = entry.type
+    code = _RATIONAL_CODES.get(typ)
+    count = entry.count
+    raw = entry.raw
+    if code is None or len(raw) != 8 * count:
+        return _SLOW
+    key = (entry.order, count, typ)
+    unpack = _RATIONAL_STRUCTS.get(key)
+    if unpack is None:
+        unpack = struct.Struct(f"{entry.order}{2 * count}{code}")
+        if count <= 3:  # the usual shapes; any count may come, the cache stays small
+            _RATIONAL_STRUCTS[key] = unpack
+    ints = unpack.unpack(raw)
+    if count == 3:  # degrees, minutes, seconds
+        n1, d1, n2, d2, n3, d3 = ints
+        if not (d1 and d2 and d3):
+            return None
+        return (n1 / d1 if n1 else 0.0, n2 / d2 if n2 else 0.0, n3 / d3 if n3 else 0.0)
+    if count == 1:  # an altitude
+        n1, d1 = ints
+        return (n1 / d1 if n1 else 0.0,) if d1 else None
+    dens = ints[1::2]
+    if 0 in dens:
+        return None
+    return tuple(n / d if n else 0.0 for n, d in zip(ints[::2], dens, strict=True))
+
+
+def _exif_degrees(exif: ExifData, home: ExifHome) -> float | None:
+    """``_from_dms`` of the value of ``home``."""
+    entry = exif.entry(*home)
+    if entry is None:
+        return None
+    parts = _ratios(entry)
+    if parts is _SLOW:
+        return _from_dms(entry.value)
+    if not parts or len(parts) > 3:
+        return None
+    # the same additions, in the same order, as _from_dms
+    total: float = 0.0 + parts[0]
+    if len(parts) > 1:
+        total += parts[1] / 60
+        if len(parts) > 2:
+            total += parts[2] / 3600
+    if not math.isfinite(total):  # pragma: no cover - 32-bit ratios are finite
+        return None
+    return round(total, 7)
+
+
+def _exif_rational(exif: ExifData, home: ExifHome) -> float | None:
+    """``float(_rational())`` of the value of ``home``."""
+    entry = exif.entry(*home)
+    if entry is None:
+        return None
+    parts = _ratios(entry)
+    if parts is _SLOW:
+        value = _rational(entry.value)
+        return None if value is None else float(value)
+    return parts[0] if parts else None
+
+
+_REFS: Final = {
+    raw: raw[:1].decode() for letter in (b"N", b"S", b"E", b"W") for raw in (letter, letter + b"\0")
+}
+
+
+def _exif_ref(exif: ExifData, home: ExifHome) -> str | None:
+    """``_text()`` of the value of ``home``; a plain one-letter ASCII reference is read as is."""
+    entry = exif.entry(*home)
+    if entry is None:
+        return None
+    if entry.type == exif_codec.ASCII:
+        ref = _REFS.get(entry.raw)
+        if ref is not None:
+            return ref
+    return _text(entry.value)
+
+
 _XMP_COORD = re.compile(
     r"\s*(\d{1,3})(?:,(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?)?\s*([NSEW])\s*$"
 )
@@ -416,19 +514,22 @@ class GpsConverter:
 
     def from_exif(self, exif: ExifData, homes: list[ExifHome]) -> Any:
         _ver, lat_ref, lat, lon_ref, lon, alt_ref, alt = homes
-        latitude = _from_dms(exif.get(*lat))
-        longitude = _from_dms(exif.get(*lon))
+        latitude = _exif_degrees(exif, lat)
+        longitude = _exif_degrees(exif, lon)
         if latitude is None or longitude is None:
             return None
-        if (_text(exif.get(*lat_ref)) or "N").upper().startswith("S"):
+        if (_exif_ref(exif, lat_ref) or "N").upper().startswith("S"):
             latitude = -latitude
-        if (_text(exif.get(*lon_ref)) or "E").upper().startswith("W"):
+        if (_exif_ref(exif, lon_ref) or "E").upper().startswith("W"):
             longitude = -longitude
         altitude = None
-        alt_value = _rational(exif.get(*alt))
+        alt_value = _exif_rational(exif, alt)
         if alt_value is not None:
-            altitude = round(float(alt_value), 3)
-            ref = exif.get(*alt_ref)
+            altitude = round(alt_value, 3)
+            entry = exif.entry(*alt_ref)
+            # a BYTE value decodes to its bytes
+            ref = entry.raw if entry is not None and entry.type == exif_codec.BYTE else (
+                None if entry is None else entry.value)
             below = ref in (1, b"\x01") or (isinstance(ref, tuple) and ref[:1] == (1,))
             if below:
                 altitude = -altitude
@@ -505,11 +606,16 @@ class GpsConverter:
         return close and abs(a.altitude - b.altitude) < 0.01
 
 
+_NEW_GPS: Final = Gps.__pydantic_validator__.validate_python
+"""``Gps.model_validate`` without its Python wrapper."""
+
+
 def _gps(latitude: float, longitude: float, altitude: float | None) -> Gps | None:
     try:
-        return Gps(latitude=latitude, longitude=longitude, altitude=altitude)
+        gps: Gps = _NEW_GPS({"latitude": latitude, "longitude": longitude, "altitude": altitude})
     except ValueError:
         return None
+    return gps
 
 
 CONVERTERS: Final[dict[str, Converter]] = {

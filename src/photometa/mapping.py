@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from .codecs.exif import ExifWrite
 from .codecs.iptc import DATASET_NAMES
+from .codecs.xmp import NAMESPACES as XMP_NAMESPACES
 from .convert import CONVERTERS, Converter, XmpHome, XmpValue
 from .model import FIELD_PATHS, PhotoContext
 from .report import Finding
@@ -124,6 +125,65 @@ class FieldReading:
     chosen_from: str | None = None
 
 
+def _xmp_top(path: str) -> str | None:
+    """The Clark name of the top-level property an XMP path starts at (``None`` when its prefix
+    is not a standard one, so only a packet's own declarations could resolve it)."""
+    step = path.split("/", 1)[0].split("[", 1)[0]
+    prefix, _, local = step.partition(":")
+    uri = XMP_NAMESPACES.get(prefix)
+    return f"{{{uri}}}{local}" if uri else None
+
+
+_XMP_HOME_BY_HOME: Final = frozenset(("text", "list", "joined", "contact", "country_code",
+                                       "datetime"))
+"""Converters whose ``from_xmp`` reads each home on its own (GPS reads its homes together)."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What reading one row needs, worked out once: its homes as the converters take them,
+    what to look for before converting anything, and the labels findings use."""
+
+    row: Row
+    path: str
+    parent: tuple[str, ...]
+    """The path's parts but the last: where its value goes in the nested dict."""
+    leaf: str
+    conv: Converter
+    exif: list[tuple[str, int]]
+    iim: list[tuple[int, int]]
+    xmp: list[XmpHome]
+    xmp_tops: tuple[str, ...] | None
+    """Top-level XMP properties of the homes; ``None``: some cannot be known ahead."""
+    xmp_pick: bool
+    """Whether the XMP homes whose top-level property is absent are left out of the lookup
+    (homes under different tops, read one by one by the converter)."""
+    exif_label: str
+    iim_label: str
+
+    @classmethod
+    def of(cls, row: Row) -> _Plan:
+        labels = row.labels()
+        tops = tuple(_xmp_top(h.path) for h in row.xmp)
+        return cls(
+            row=row,
+            path=row.path,
+            parent=tuple(row.path.split(".")[:-1]),
+            leaf=row.path.split(".")[-1],
+            conv=row.converter,
+            exif=list(row.exif),
+            iim=list(row.iim),
+            xmp=list(row.xmp),
+            xmp_tops=None if None in tops else tuple(t for t in tops if t is not None),
+            xmp_pick=None not in tops and len(set(tops)) > 1 and row.convert in _XMP_HOME_BY_HOME,
+            exif_label=f"EXIF {labels['exif'][0]}" if row.exif else "",
+            iim_label=f"IPTC-IIM {labels['iim'][0]}" if row.iim else "",
+        )
+
+
+_PLANS: Final = tuple(_Plan.of(row) for row in ROWS)
+
+
 def _iim_truncation_of(row: Row, iim_value: Any, xmp_value: Any) -> bool:
     """True when the IIM value is the XMP value cut at the dataset's byte limit."""
     if (
@@ -139,6 +199,31 @@ def _iim_truncation_of(row: Row, iim_value: Any, xmp_value: Any) -> bool:
     )
 
 
+def _choose(
+    row: Row, conv: Converter, exif: Any, iim: Any, xmp: list[tuple[str, Any]], in_sync: bool
+) -> tuple[Any, str | None]:
+    """The value MWG reads from what the homes hold, and the name of its home."""
+    xmp_value = xmp[0][1] if xmp else None
+    if exif is not None:
+        chosen = exif
+        # EXIF has no time-zone offset field of its own in older files: borrow XMP's when times
+        # agree
+        if row.convert == "datetime" and getattr(exif, "tzinfo", 1) is None:
+            for _, value in xmp:
+                if value.tzinfo is not None and conv.same(exif, value):
+                    chosen = exif.replace(tzinfo=value.tzinfo)
+        return chosen, "EXIF"
+    if xmp_value is not None and (iim is None or in_sync):
+        return xmp_value, "XMP"
+    if iim is not None:
+        if xmp_value is not None and (
+            _iim_truncation_of(row, iim, xmp_value) or conv.same(iim, xmp_value)
+        ):  # the same value (or its truncated copy): XMP holds it in full
+            return xmp_value, "XMP"
+        return iim, "IPTC-IIM"
+    return None, None
+
+
 def read_field(row: Row, md: Metadata) -> FieldReading:
     """Read every home of ``row`` and choose a value by the MWG rules."""
     conv = row.converter
@@ -149,73 +234,51 @@ def read_field(row: Row, md: Metadata) -> FieldReading:
         out.iim = conv.from_iim(md.iim, list(row.iim))
     if row.xmp and md.xmp is not None:
         out.xmp = conv.from_xmp(md.xmp, list(row.xmp))
-    xmp_value = out.xmp[0][1] if out.xmp else None
-    if out.exif is not None:
-        out.chosen, out.chosen_from = out.exif, "EXIF"
-        # EXIF has no time-zone offset field of its own in older files: borrow XMP's when times
-        # agree
-        if row.convert == "datetime" and getattr(out.exif, "tzinfo", 1) is None:
-            for _, value in out.xmp:
-                if value.tzinfo is not None and conv.same(out.exif, value):
-                    out.chosen = out.exif.replace(tzinfo=value.tzinfo)
-    elif xmp_value is not None and (out.iim is None or md.iim_in_sync):
-        out.chosen, out.chosen_from = xmp_value, "XMP"
-    elif out.iim is not None:
-        if xmp_value is not None and (
-            _iim_truncation_of(row, out.iim, xmp_value) or conv.same(out.iim, xmp_value)
-        ):  # the same value (or its truncated copy): XMP holds it in full
-            out.chosen, out.chosen_from = xmp_value, "XMP"
-        else:
-            out.chosen, out.chosen_from = out.iim, "IPTC-IIM"
+    # the digest is worked out only when it decides between IIM and XMP
+    in_sync = md.iim_in_sync if out.iim is not None and out.xmp else True
+    out.chosen, out.chosen_from = _choose(row, conv, out.exif, out.iim, out.xmp, in_sync)
     return out
 
 
-def _disagreements(reading: FieldReading) -> list[Finding]:
-    row, conv = reading.row, reading.row.converter
-    if reading.chosen is None:
-        return []
-    labels = row.labels()
-    candidates: list[tuple[str, Any]] = []
-    if reading.exif is not None:
-        candidates.append((f"EXIF {labels['exif'][0]}", reading.exif))
-    candidates.extend((f"XMP {path}", value) for path, value in reading.xmp)
-    if reading.iim is not None:
-        candidates.append((f"IPTC-IIM {labels['iim'][0]}", reading.iim))
+def _disagree(
+    plan: _Plan, exif: Any, iim: Any, xmp: list[tuple[str, Any]], chosen: Any,
+    chosen_from: str | None,
+) -> list[Finding]:
+    """A finding for every home whose value is not the chosen one."""
+    row, same = plan.row, plan.conv.same
     findings = []
-    for label, value in candidates:
-        if conv.same(value, reading.chosen):
-            continue
-        if label.startswith("IPTC-IIM") and _iim_truncation_of(row, value, reading.chosen):
+    if exif is not None and not same(exif, chosen):
+        findings.append(_differs(row, plan.exif_label, exif, chosen, chosen_from))
+    for path, value in xmp:
+        if not same(value, chosen):
+            findings.append(_differs(row, f"XMP {path}", value, chosen, chosen_from))
+    if iim is not None and not same(iim, chosen):
+        if _iim_truncation_of(row, iim, chosen):
             findings.append(
                 Finding(
                     row.path,
                     "iim-truncated",
-                    f"{label} holds a truncated copy of the value ({row.iim_max_bytes}-byte limit)",
+                    f"{plan.iim_label} holds a truncated copy of the value "
+                    f"({row.iim_max_bytes}-byte limit)",
                 )
             )
-            continue
-        findings.append(
-            Finding(
-                row.path,
-                "homes-disagree",
-                f"{label} holds {_show(value)} but {reading.chosen_from} holds "
-                f"{_show(reading.chosen)}; read {reading.chosen_from}'s value (MWG rules)",
-            )
-        )
+        else:
+            findings.append(_differs(row, plan.iim_label, iim, chosen, chosen_from))
     return findings
+
+
+def _differs(row: Row, label: str, value: Any, chosen: Any, chosen_from: str | None) -> Finding:
+    return Finding(
+        row.path,
+        "homes-disagree",
+        f"{label} holds {_show(value)} but {chosen_from} holds "
+        f"{_show(chosen)}; read {chosen_from}'s value (MWG rules)",
+    )
 
 
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "...'"
-
-
-def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
 
 
 def _drop_path(tree: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
@@ -230,33 +293,140 @@ def _drop_path(tree: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
     return False
 
 
+_validate: Final = PhotoContext.__pydantic_validator__.validate_python
+"""``PhotoContext.model_validate`` without its Python wrapper."""
+
+_STALE_DIGEST: Final = (
+    "IPTC-IIM was changed by a tool that did not update the IPTC digest; "
+    "IIM values were preferred over XMP where they differ (MWG rules)"
+)
+
+
+def _row_index() -> tuple[
+    tuple[int, ...],
+    dict[tuple[int, int], tuple[int, ...]],
+    dict[str, tuple[int, ...]],
+    tuple[int, ...],
+]:
+    """Which rows each present piece of metadata may feed: the rows with EXIF homes (a lookup
+    in EXIF costs what checking for the tag would), IIM dataset -> rows, top-level XMP property
+    -> rows, and the rows whose XMP homes are always looked up (a prefix no standard namespace
+    has)."""
+    exif_rows = tuple(i for i, p in enumerate(_PLANS) if p.exif)
+    iim_rows: dict[tuple[int, int], list[int]] = {}
+    xmp_rows: dict[str, list[int]] = {}
+    xmp_any: list[int] = []
+    for i, plan in enumerate(_PLANS):
+        for key in plan.iim:
+            iim_rows.setdefault(key, []).append(i)
+        if plan.xmp_tops is None:
+            xmp_any.append(i)
+        else:
+            for top in plan.xmp_tops:
+                xmp_rows.setdefault(top, []).append(i)
+    return (
+        exif_rows,
+        {k: tuple(dict.fromkeys(v)) for k, v in iim_rows.items()},
+        {k: tuple(dict.fromkeys(v)) for k, v in xmp_rows.items()},
+        tuple(xmp_any),
+    )
+
+
+_EXIF_ROWS, _IIM_ROWS, _XMP_ROWS, _XMP_ANY_ROWS = _row_index()
+_EXIF, _IIM, _XMP = 1, 2, 4
+
+
+def _readings(md: Metadata, findings: list[Finding], in_sync: bool | None = None
+              ) -> dict[str, Any]:
+    """The chosen value of every field some home holds, as the nested dict of the schema paths
+    (in row order); the disagreements between homes are added to ``findings``.
+
+    The same results as :func:`read_field` row by row, faster: only the rows some present piece
+    of metadata may feed are read, from IIM and XMP only where one of their homes is present (a
+    converter finds nothing when its homes are absent); and one value alone is not compared
+    with the others. ``in_sync`` is ``md.iim_in_sync`` when known (else it is worked out only
+    when IIM and XMP both hold a value).
+    """
+    exif, iim, xmp = md.exif, md.iim, md.xmp
+    todo = [0] * len(_PLANS)
+    if exif is not None:
+        for i in _EXIF_ROWS:
+            todo[i] = _EXIF
+    if iim is not None:
+        for ds in iim.datasets:
+            for i in _IIM_ROWS.get((ds.record, ds.number), ()):
+                todo[i] |= _IIM
+    props: Any = None
+    if xmp is not None:
+        # the packet's top-level properties by Clark name: a home whose top is absent holds
+        # nothing
+        props = getattr(xmp, "_props", None)
+        if not isinstance(props, dict):  # kept some other way: look every home up
+            props = None
+            for i, plan in enumerate(_PLANS):
+                if plan.xmp:
+                    todo[i] |= _XMP
+        elif len(props) < len(_XMP_ROWS):
+            for name in props:
+                for i in _XMP_ROWS.get(name, ()):
+                    todo[i] |= _XMP
+        else:
+            for name, rows in _XMP_ROWS.items():
+                if name in props:
+                    for i in rows:
+                        todo[i] |= _XMP
+        for i in _XMP_ANY_ROWS:
+            todo[i] |= _XMP
+    tree: dict[str, Any] = {}
+    for plan, flags in zip(_PLANS, todo, strict=True):
+        if not flags:
+            continue
+        conv = plan.conv
+        ev = iv = None
+        xv: list[tuple[str, Any]] = []
+        if flags & _EXIF:
+            assert exif is not None
+            ev = conv.from_exif(exif, plan.exif)
+        if flags & _IIM:
+            assert iim is not None
+            iv = conv.from_iim(iim, plan.iim)
+        if flags & _XMP:
+            assert xmp is not None
+            homes = plan.xmp
+            if plan.xmp_pick and props is not None:
+                assert plan.xmp_tops is not None
+                homes = [h for h, top in zip(homes, plan.xmp_tops, strict=True) if top in props]
+            xv = conv.from_xmp(xmp, homes)
+        count = (ev is not None) + (iv is not None) + len(xv)
+        if count == 1:  # one value alone is chosen, and agrees with itself
+            chosen = ev if ev is not None else iv if iv is not None else xv[0][1]
+        elif count:
+            if iv is not None and xv and in_sync is None:
+                in_sync = md.iim_in_sync
+            chosen, chosen_from = _choose(plan.row, conv, ev, iv, xv, in_sync is not False)
+            findings.extend(_disagree(plan, ev, iv, xv, chosen, chosen_from))
+        else:
+            continue
+        node = tree
+        for part in plan.parent:
+            node = node.setdefault(part, {})
+        node[plan.leaf] = chosen
+    return tree
+
+
 def to_model(md: Metadata) -> tuple[PhotoContext, list[Finding]]:
     """Build a :class:`PhotoContext` from decoded metadata; report disagreements and invalid
     values."""
-    tree: dict[str, Any] = {}
     findings: list[Finding] = [Finding.from_error(w) for w in md.warnings]
-    if md.iim is not None and not md.iim_in_sync:
-        findings.append(
-            Finding(
-                None,
-                "iptc-digest-stale",
-                "IPTC-IIM was changed by a tool that did not update the IPTC digest; "
-                "IIM values were preferred over XMP where they differ (MWG rules)",
-                "info",
-            )
-        )
-    for row in ROWS:
-        reading = read_field(row, md)
-        if reading.chosen is None:
-            continue
-        value = reading.chosen
-        if row.convert == "gps":
-            value = value.model_dump()
-        _set_path(tree, row.path, value)
-        findings.extend(_disagreements(reading))
+    in_sync = None
+    if md.iim is not None:
+        in_sync = md.iim_in_sync
+        if not in_sync:
+            findings.append(Finding(None, "iptc-digest-stale", _STALE_DIGEST, "info"))
+    tree = _readings(md, findings, in_sync)
     for _ in range(len(FIELD_PATHS) + 1):
         try:
-            return PhotoContext.model_validate(tree), findings
+            return _validate(tree), findings
         except ValidationError as err:
             first = err.errors()[0]
             loc = tuple(first["loc"])

@@ -45,6 +45,8 @@ def _clean_text(value: Any) -> Any:
         return None
     if not isinstance(value, str):
         return value
+    if value.isascii() and value.isprintable():  # already NFC, and no control character
+        return value.strip() or None
     text = _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
     return text or None
 

@@ -92,6 +92,58 @@ def test_find_prefers_the_configured_name_and_falls_back(tmp_path: Path) -> None
     assert sidecar.find(tmp_path / "a.XMP") is None  # an XMP file has no sidecar
 
 
+FIND_NAMES = ["photo.jpg", "photo", "IMG.CR2", "a.b.tiff", "x.", ".hidden", ".hidden.jpg",
+              "y.JPG", "z.tar.gz", "w.Xmp", "v.xmp.jpg", "u..jpg", "café.jpeg", "sp ace.png"]
+
+
+@pytest.mark.parametrize("naming", [*sidecar.NAMINGS, "other"])
+def test_find_takes_the_first_existing_candidate(tmp_path: Path, naming: Any) -> None:
+    """find() stats names it builds as strings: the same answer as each candidate's is_file()."""
+    for n, name in enumerate(FIND_NAMES):
+        names = [p.name for p in sidecar.candidates(Path(name), naming)]
+        for mask in range(1 << len(names)):
+            folder = tmp_path / f"{n}-{mask}"
+            folder.mkdir()
+            image = folder / name
+            image.write_bytes(b"")
+            for i, side in enumerate(names):
+                if mask >> i & 1:
+                    (folder / side).write_bytes(FOREIGN)
+            want = next((folder / s for i, s in enumerate(names) if mask >> i & 1), None)
+            if name.lower().endswith(".xmp"):
+                want = None
+            assert sidecar.find(image, naming) == want, (name, mask)
+            assert sidecar._find_paths(image, naming) == want
+
+
+def test_find_skips_what_is_not_a_regular_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    image = tmp_path / "a.jpg"
+    image.write_bytes(b"")
+    (tmp_path / "a.xmp").mkdir()
+    (tmp_path / "a.XMP").symlink_to(tmp_path / "nowhere")
+    assert sidecar.find(image) is None
+    (tmp_path / "target").write_bytes(FOREIGN)
+    (tmp_path / "a.jpg.xmp").symlink_to(tmp_path / "target")
+    assert sidecar.find(image) == tmp_path / "a.jpg.xmp"
+    monkeypatch.chdir(tmp_path)  # a relative path gives a relative sidecar path
+    assert sidecar.find(Path("a.jpg")) == Path("a.jpg.xmp")
+    (tmp_path / "sub").mkdir()
+    assert sidecar.find(Path("sub/../a.jpg"), "append") == Path("sub/../a.jpg.xmp")
+    with pytest.raises(ValueError):  # no name to derive one from, as before
+        sidecar.find(Path("/"))
+
+
+def test_find_raises_what_is_file_raises(tmp_path: Path) -> None:
+    image = tmp_path / ("a" * 250 + ".jpg")  # the appended name is too long for the file system
+    errors = []
+    for find in (sidecar.find, sidecar._find_paths):
+        with pytest.raises(OSError) as caught:
+            find(image, "replace")
+        errors.append(caught.value.errno)
+    assert errors[0] == errors[1]
+
+
 def test_xmp_files_are_sniffed_by_content() -> None:
     for head in (b"<?xpacket begin='\xef\xbb\xbf' id='W5M0MpCehiHzreSzNTczkc9d'?>",
                  b"\xef\xbb\xbf<x:xmpmeta xmlns:x='adobe:ns:meta/'>",

@@ -78,10 +78,59 @@ def candidates(image: Path, naming: SidecarNaming = "replace") -> list[Path]:
     return out
 
 
+# what Path.is_file() treats as "not a file" rather than an error (as pathlib does)
+_IGNORED_ERRNOS: Final = frozenset((errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP))
+_IGNORED_WINERRORS: Final = frozenset((21, 123, 1921))
+
+
+def _is_file(name: str) -> bool:
+    """``Path(name).is_file()``, without making the ``Path``."""
+    try:
+        st = os.stat(name)
+    except OSError as err:
+        if err.errno in _IGNORED_ERRNOS or getattr(err, "winerror", None) in _IGNORED_WINERRORS:
+            return False
+        raise
+    except ValueError:  # a name the OS cannot take (a NUL character)
+        return False
+    return stat.S_ISREG(st.st_mode)
+
+
+def _suffix(name: str) -> str:
+    """``PurePath(name).suffix``."""
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
 def find(image: Path, naming: SidecarNaming = "replace") -> Path | None:
     """The sidecar of ``image`` in use, or ``None`` when it has none (a plain ``stat`` per name)."""
-    if is_xmp_name(image):
+    name = image.name
+    if not name:  # no name to derive a sidecar's from: let pathlib say so
+        return _find_paths(image, naming)
+    suffix = _suffix(name)
+    if suffix.lower() == ".xmp":
         return None  # an XMP file has no sidecar of its own
+    # the names candidates() gives, as strings: a stat needs no Path
+    text = str(image)
+    appended = text + ".xmp"
+    replaced = text[: len(text) - len(suffix)] + ".xmp" if suffix else appended
+    other = "append" if naming == "replace" else "replace"
+    first = appended if naming == "append" else replaced
+    second = appended if other == "append" else replaced
+    seen: list[str] = []
+    for candidate in (first, first[:-4] + ".XMP", second, second[:-4] + ".XMP"):
+        key = os.path.normcase(candidate)  # Path equality: case-insensitive on Windows
+        if key in seen:
+            continue
+        seen.append(key)
+        if _is_file(candidate):
+            return Path(candidate)
+    return None
+
+
+def _find_paths(image: Path, naming: SidecarNaming) -> Path | None:
+    if is_xmp_name(image):
+        return None
     for p in candidates(image, naming):
         if p.is_file():
             return p
