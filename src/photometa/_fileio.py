@@ -8,20 +8,27 @@ How a file is replaced (:func:`atomic_replace`):
    rather than replaced, although replacing would work (ExifTool 12.57 does replace it). A file
    with several hard links is refused (code ``hard-linked``) unless the caller passes
    ``hard_links="break"``: replacing one name would leave the other names holding the old content.
-2. The new content goes to a temporary file ``.photometa-XXXXXXXX.tmp`` beside the target (same
-   folder, so the rename is atomic), is flushed and fsynced, and gets the target's extended
+2. The new content goes to a temporary file ``.photometa-W-XXXXXXXXXX.tmp`` beside the target
+   (same folder, so the rename is atomic), is flushed and fsynced, and gets the target's extended
    attributes (POSIX ACLs included, best effort), owner and group (where permitted; otherwise the
    group alone) and mode.
 3. Just before the rename the target is checked again: if it was replaced, removed or changed
-   (size, mtime, inode) meanwhile, nothing is written (code ``changed-meanwhile``).
+   (size, mtime, ctime, inode) meanwhile, nothing is written (code ``changed-meanwhile``). The
+   reference is the stat the caller read the file with (``expect``), else the one taken in 1.
 4. ``os.replace`` renames the temporary file over the target and the folder is fsynced.
 
 A process killed at any point leaves the old file or the new one, never a mix. It may leave its
-temporary file behind; those are hidden names that folder walks skip, and the next write into that
-folder removes them (:func:`clean_stale_temps`). A writer holds a shared ``flock`` on the folder
-for as long as its temporary file exists, so a temporary file found while nobody holds that lock
-belongs to a dead process. Where the folder cannot be locked (some network file systems), only
-temporary files older than :data:`STALE_AFTER` seconds are removed.
+temporary file behind; those are hidden names that folder walks skip, and the next process that
+writes into that folder removes them (:func:`clean_stale_temps`; each process looks once per
+folder, then every :data:`CLEAN_EVERY` seconds, so a folder is not listed on every write). A
+writer holds a shared ``flock`` on the folder for as long as its temporary file exists, so a
+temporary file found while nobody holds that lock belongs to a dead process. Where the folder
+cannot be locked (some network file systems), only temporary files older than
+:data:`STALE_AFTER` seconds are removed.
+
+Copies are checked cheaply (:func:`sampled_equal`: both ends of a range) or whole
+(:func:`hash_range`). The last close of a replaced file, which frees its space, can be left to a
+background thread (:func:`close_later`).
 """
 
 from __future__ import annotations
@@ -29,14 +36,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
+import queue
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import BinaryIO, Final, Literal, Protocol
 
 from .errors import UnsupportedFormatError, WriteError
 
@@ -46,19 +56,24 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "SAMPLE_WINDOW",
     "STALE_AFTER",
     "TEMP_PREFIX",
     "TEMP_SUFFIX",
     "HardLinks",
     "atomic_replace",
     "clean_stale_temps",
+    "close_later",
     "copy_file",
     "copy_range",
+    "drain_closes",
     "hash_range",
     "holding_folder",
     "is_temp_name",
     "make_temp",
     "open_regular",
+    "read_at",
+    "sampled_equal",
 ]
 
 TEMP_PREFIX: Final = ".photometa-"
@@ -76,13 +91,18 @@ HardLinks = Literal["refuse", "break"]
 _CHUNK = 1 << 20
 _FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 _DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP,
+                             errno.EBADF, errno.ETXTBSY})
+SAMPLE_WINDOW: Final = 64 * 1024
+"""Bytes compared at each end of a copied range by a sampled check (:func:`sampled_equal`)."""
 _cleaned: dict[tuple[int, int, int], float] = {}  # (pid, st_dev, st_ino) of a folder -> when
+_CLEANED_MAX: Final = 4096
 
 
-def copy_range(src: BinaryIO, src_offset: int, dst: BinaryIO, dst_offset: int, length: int) -> None:
-    """Copy ``length`` bytes between files, kernel-side (copy_file_range) where the OS allows."""
-    dst.flush()
-    src_fd, dst_fd = src.fileno(), dst.fileno()
+def _kernel_copy(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, length: int
+                 ) -> int:
+    """Copy up to ``length`` bytes kernel-side; the number of bytes copied (0 when the OS or the
+    file system offers no kernel-side copy between these files)."""
     done = 0
     copy_file_range = getattr(os, "copy_file_range", None)
     if copy_file_range is not None:
@@ -91,23 +111,74 @@ def copy_range(src: BinaryIO, src_offset: int, dst: BinaryIO, dst_offset: int, l
                 n = copy_file_range(src_fd, dst_fd, length - done, src_offset + done,
                                     dst_offset + done)
                 if n == 0:
+                    return done
+                done += n
+            return done
+        except OSError as err:
+            if err.errno not in _NO_KERNEL_COPY:
+                raise
+    sendfile = getattr(os, "sendfile", None)
+    if sendfile is not None and done < length:
+        try:
+            os.lseek(dst_fd, dst_offset + done, os.SEEK_SET)
+            while done < length:
+                n = sendfile(dst_fd, src_fd, src_offset + done, length - done)
+                if n == 0:
                     break
                 done += n
         except OSError as err:
-            if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP,
-                                 errno.EBADF, errno.ETXTBSY):
+            if err.errno not in _NO_KERNEL_COPY:
                 raise
+    return done
+
+
+def copy_range(src: BinaryIO, src_offset: int, dst: BinaryIO, dst_offset: int, length: int) -> int:
+    """Copy ``length`` bytes between files, kernel-side (copy_file_range, else sendfile) where
+    the OS allows, else through a buffer. Leaves ``dst`` positioned after the copy.
+
+    Returns:
+        The number of bytes copied: always ``length``.
+
+    Raises:
+        WriteError: the source ended before ``length`` bytes (code ``source-changed``).
+        OSError: reading or writing failed.
+    """
+    dst.flush()
+    done = _kernel_copy(src.fileno(), src_offset, dst.fileno(), dst_offset, length)
     if done < length:
         src.seek(src_offset + done)
         dst.seek(dst_offset + done)
-        remaining = length - done
-        while remaining:
-            chunk = src.read(min(_CHUNK, remaining))
+        while done < length:
+            chunk = src.read(min(_CHUNK, length - done))
             if not chunk:
                 raise WriteError("source file shrank while copying", code="source-changed")
             dst.write(chunk)
-            remaining -= len(chunk)
+            done += len(chunk)
     dst.seek(dst_offset + length)
+    return done
+
+
+def read_at(f: BinaryIO, offset: int, length: int) -> bytes:
+    """Up to ``length`` bytes of ``f`` from ``offset`` (one ``pread`` on a real file; bytes still
+    in ``f``'s write buffer are flushed first)."""
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = -1
+    if fd < 0 or not hasattr(os, "pread"):
+        f.seek(offset)
+        return f.read(length)
+    if f.writable():
+        f.flush()
+    parts = []
+    while length > 0:
+        piece = os.pread(fd, min(length, _CHUNK), offset)
+        if not piece:
+            break
+        parts.append(piece)
+        offset += len(piece)
+        length -= len(piece)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def hash_range(f: BinaryIO, offset: int, length: int) -> bytes:
@@ -122,6 +193,24 @@ def hash_range(f: BinaryIO, offset: int, length: int) -> bytes:
         h.update(chunk)
         remaining -= len(chunk)
     return h.digest()
+
+
+def sampled_equal(a: BinaryIO, a_offset: int, b: BinaryIO, b_offset: int, length: int, *,
+                  window: int = SAMPLE_WINDOW) -> bool:
+    """True when the first and the last ``window`` bytes of two ranges of ``length`` bytes are
+    equal (the whole ranges when they are at most twice ``window`` long), and both files hold
+    the whole range.
+
+    The cheap check of a copy: it catches a copy from or to the wrong offset, a short copy and
+    damage at either end, not damage in the middle of a long range (:func:`hash_range` does).
+    """
+    whole = length <= 2 * window
+    spans = [(0, length)] if whole else [(0, window), (length - window, window)]
+    for start, n in spans:
+        mine = read_at(a, a_offset + start, n)
+        if len(mine) != n or mine != read_at(b, b_offset + start, n):
+            return False
+    return True
 
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
@@ -199,6 +288,15 @@ def clean_stale_temps(directory: str | os.PathLike[str], *, older_than: float = 
     fd = _open_dir(folder)
     if fd is None:
         return []
+    try:
+        return _clean_at(fd, folder, older_than)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _clean_at(fd: int, folder: Path, older_than: float) -> list[Path]:
+    """:func:`clean_stale_temps` on the open folder ``fd``; leaves its exclusive lock taken
+    when it could take it."""
     removed: list[Path] = []
     try:
         locked = _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl is not None else None
@@ -222,34 +320,42 @@ def clean_stale_temps(directory: str | os.PathLike[str], *, older_than: float = 
                 removed.append(folder / entry.name)
     except OSError:
         pass
-    finally:
-        os.close(fd)  # releases the lock
     return removed
 
 
-def _clean_once(directory: Path) -> None:
-    """Clean ``directory`` the first time this process writes there (and every CLEAN_EVERY s)."""
+def _clean_due(fd: int) -> bool:
+    """Whether this process should look for stale temporary files in the open folder ``fd``: the
+    first time it writes there, then every :data:`CLEAN_EVERY` seconds. Remembered per process
+    and folder (device and inode), so the folder is not listed on every write."""
     try:
-        st = os.stat(directory)
+        st = os.fstat(fd)
     except OSError:
-        return
+        return False
     key = (os.getpid(), st.st_dev, st.st_ino)
     now = time.monotonic()
     last = _cleaned.get(key)
     if last is not None and now - last < CLEAN_EVERY:
-        return
+        return False
+    if last is None and len(_cleaned) >= _CLEANED_MAX:  # forget the oldest half
+        for old in list(_cleaned)[: _CLEANED_MAX // 2]:
+            del _cleaned[old]
+    _cleaned.pop(key, None)
     _cleaned[key] = now
-    clean_stale_temps(directory)
+    return True
 
 
-def _hold_dir(directory: Path) -> int | None:
-    """Open ``directory`` and take its shared lock (the mark of a live writer), or return None."""
+def _enter_folder(directory: Path) -> int | None:
+    """Open ``directory``, clean it when due (:func:`_clean_due`), and take its shared lock (the
+    mark of a live writer). The open folder, or None when it cannot be opened."""
     fd = _open_dir(directory)
-    if fd is None or fcntl is None:
-        return fd
-    deadline = time.monotonic() + LOCK_WAIT
-    while _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB) is False and time.monotonic() < deadline:
-        time.sleep(0.005)  # a cleaner holds it for the length of one folder scan
+    if fd is None:
+        return None
+    if _clean_due(fd):
+        _clean_at(fd, directory, STALE_AFTER)  # converted to the shared lock just below
+    if fcntl is not None:
+        deadline = time.monotonic() + LOCK_WAIT
+        while _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB) is False and time.monotonic() < deadline:
+            time.sleep(0.005)  # a cleaner holds it for the length of one folder scan
     return fd
 
 
@@ -261,9 +367,7 @@ def holding_folder(directory: str | os.PathLike[str]) -> Iterator[None]:
     temporary files inside the block with :func:`make_temp`, and rename or remove them before it
     ends: other processes remove such files as soon as no writer holds the folder.
     """
-    folder = Path(directory)
-    _clean_once(folder)
-    fd = _hold_dir(folder)
+    fd = _enter_folder(Path(directory))
     try:
         yield
     finally:
@@ -282,16 +386,27 @@ def make_temp(directory: str | os.PathLike[str]) -> tuple[int, Path]:
     return fd, Path(name)
 
 
+def _make_temp_in(directory: Path, dir_fd: int | None) -> tuple[int, Path]:
+    """:func:`make_temp`, relative to the open folder ``dir_fd`` when there is one (no path
+    lookup). The random part is lower-case hexadecimal, as :data:`LOCKED_PREFIX` requires."""
+    if dir_fd is None:
+        return make_temp(directory)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(
+        os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        name = f"{LOCKED_PREFIX}{os.urandom(5).hex()}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+        return fd, directory / name
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(directory))
+
+
 # -- replacing a file ---------------------------------------------------------------------------
 
 
-def _check_target(target: Path, real: Path, hard_links: HardLinks) -> os.stat_result:
-    try:
-        st = os.stat(real)
-    except FileNotFoundError as err:
-        raise WriteError("no such file", path=target, code="not-found") from err
-    except OSError as err:
-        raise WriteError(f"cannot stat: {err.strerror}", path=target, code="stat") from err
+def _check_target(target: Path, real: Path, st: os.stat_result, hard_links: HardLinks) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise WriteError("not a regular file; photometa writes only regular files", path=target,
                          code="not-a-file")
@@ -308,7 +423,21 @@ def _check_target(target: Path, real: Path, hard_links: HardLinks) -> os.stat_re
             f"the file has {st.st_nlink} hard links; replacing it would leave the other names "
             "with the old content (allow it with hard_links='break')", path=target,
             code="hard-linked")
-    return st
+
+
+def _stat_target(target: Path) -> tuple[Path, os.stat_result]:
+    """The file ``target`` names (a symbolic link followed) and its stat: one ``lstat`` unless it
+    is a link."""
+    try:
+        st = os.lstat(target)
+        if not stat.S_ISLNK(st.st_mode):
+            return target, st
+        real = Path(os.path.realpath(target))  # write through a symlink, keep the link
+        return real, os.stat(real)
+    except FileNotFoundError as err:
+        raise WriteError("no such file", path=target, code="not-found") from err
+    except OSError as err:
+        raise WriteError(f"cannot stat: {err.strerror}", path=target, code="stat") from err
 
 
 def _read_only_fs(path: Path) -> bool:
@@ -342,14 +471,18 @@ def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
     os.fchmod(fd, stat.S_IMODE(st.st_mode))  # after chown, which may clear set-id bits
 
 
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What must stay the same for a file to count as unchanged."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 def _unchanged(before: os.stat_result, real: Path, target: Path) -> None:
     try:
         now = os.stat(real)
     except FileNotFoundError as err:
         raise WriteError("the file was removed while photometa was writing it; nothing was "
                          "written", path=target, code="changed-meanwhile") from err
-    if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != (
-            before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns):
+    if _identity(now) != _identity(before):
         raise WriteError("the file changed while photometa was writing it; nothing was written",
                          path=target, code="changed-meanwhile")
 
@@ -371,8 +504,8 @@ def _failure(err: OSError, target: Path, doing: str) -> WriteError:
 
 
 @contextlib.contextmanager
-def atomic_replace(target: str | os.PathLike[str], *, hard_links: HardLinks = "refuse"
-                   ) -> Iterator[BinaryIO]:
+def atomic_replace(target: str | os.PathLike[str], *, hard_links: HardLinks = "refuse",
+                   expect: os.stat_result | None = None) -> Iterator[BinaryIO]:
     """Yield a temporary file beside ``target``; when the block ends it replaces ``target``.
 
     See the module documentation for the whole procedure. On any exception, and when the target
@@ -382,6 +515,9 @@ def atomic_replace(target: str | os.PathLike[str], *, hard_links: HardLinks = "r
         target: the file to replace; a symbolic link is followed (the link is kept).
         hard_links: ``"refuse"`` (default) raises for a file with several hard links;
             ``"break"`` replaces this name only, the other names keep the old content.
+        expect: the stat of the target as the caller read it (under its lock). The target
+            must still match it (device, inode, size, mtime and ctime) when the new file is
+            renamed over it; without it, the stat taken when the block starts is the reference.
 
     Raises:
         WriteError: with code ``not-found``, ``not-a-file``, ``read-only`` (file, folder or file
@@ -389,16 +525,16 @@ def atomic_replace(target: str | os.PathLike[str], *, hard_links: HardLinks = "r
             (a mount point), ``changed-meanwhile`` or ``io``.
     """
     target = Path(target)
-    real = Path(os.path.realpath(target))  # write through a symlink, keep the link
+    real, now = _stat_target(target)
+    before = expect if expect is not None else now
+    _check_target(target, real, before, hard_links)
     directory = real.parent
-    before = _check_target(target, real, hard_links)
-    _clean_once(directory)
-    dir_fd = _hold_dir(directory)
+    dir_fd = _enter_folder(directory)
     tmp: Path | None = None
     ok = False
     try:
         try:
-            fd, tmp = make_temp(directory)
+            fd, tmp = _make_temp_in(directory, dir_fd)
         except OSError as err:
             raise _failure(err, target, "creating a temporary file beside it") from err
         try:
@@ -424,6 +560,113 @@ def atomic_replace(target: str | os.PathLike[str], *, hard_links: HardLinks = "r
                 tmp.unlink()
         if dir_fd is not None:
             os.close(dir_fd)
+
+
+_CLOSER_QUEUE: Final = 32
+_CLOSER_IDLE: Final = 2.0
+
+
+class Closable(Protocol):
+    """A file or a memory map."""
+
+    def close(self) -> None:
+        """Release it."""
+
+
+class _Closer:
+    """Closes files on a background thread: the last close of a replaced file frees its space
+    (on ext4 a journal transaction), which the writer need not wait for.
+
+    The queue is bounded, so a writer waits when the closer lags. The thread starts on first
+    use and ends after :data:`_CLOSER_IDLE` seconds without work (deciding so under the same
+    lock as the writers that hand it files, so none is left behind). Before a fork the thread
+    closes every pending file and stops, so the child inherits neither a file nor a thread
+    (nor a lock held by one); the next close starts a thread again.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._queue: queue.Queue[Closable | None] = queue.Queue(maxsize=_CLOSER_QUEUE)
+        self._thread: threading.Thread | None = None
+
+    def close(self, f: Closable) -> None:
+        """Close ``f`` soon (at once when no thread can be started)."""
+        with self._guard:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="photometa-closer",
+                                          daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # pragma: no cover - interpreter shutting down
+                    f.close()
+                    return
+                self._thread = thread
+            self._queue.put(f)  # the thread cannot stop while the guard is held
+
+    def _run(self) -> None:
+        pending = self._queue
+        while True:
+            try:
+                f = pending.get(timeout=_CLOSER_IDLE)
+            except queue.Empty:
+                if not self._guard.acquire(blocking=False):
+                    continue  # a file is being handed over, or stop() is waiting for this thread
+                try:
+                    if pending.empty():
+                        self._thread = None
+                        return
+                finally:
+                    self._guard.release()
+                continue
+            try:
+                if f is None:  # stop: asked by stop()
+                    return
+                f.close()
+            except Exception:  # pragma: no cover - nothing to report it to; keep closing others
+                pass
+            finally:
+                pending.task_done()
+
+    def drain(self) -> None:
+        """Wait until every pending file is closed."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        """Close every pending file and end the thread (before a fork); keeps the guard taken
+        until :meth:`resume` or :meth:`forget`, so no file is handed over meanwhile."""
+        self._guard.acquire()
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+            self._thread = None
+
+    def resume(self) -> None:
+        """After a fork, in the parent."""
+        self._guard.release()
+
+    def forget(self) -> None:
+        """After a fork, in the child: the same (idle) state, with locks of its own."""
+        self._guard = threading.Lock()
+        self._queue = queue.Queue(maxsize=_CLOSER_QUEUE)
+        self._thread = None
+
+
+_closer = _Closer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_closer.stop, after_in_parent=_closer.resume,
+                        after_in_child=_closer.forget)
+
+
+def close_later(f: Closable) -> None:
+    """Close ``f`` (a file or a memory map) on a background thread (see :class:`_Closer`); the
+    caller must not use it any more."""
+    _closer.close(f)
+
+
+def drain_closes() -> None:
+    """Wait until the files given to :func:`close_later` are closed."""
+    _closer.drain()
 
 
 def copy_file(src: Path, dst: Path) -> None:

@@ -4,6 +4,7 @@ meet."""
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from ._binary import DEFAULT_LIMITS, Limits
-from ._fileio import atomic_replace, hash_range, open_regular
+from ._fileio import atomic_replace, close_later, hash_range, open_regular, sampled_equal
 from ._metadata import TIFF_IIM, TIFF_IRB, TIFF_XMP, Blocks, Metadata, decode_blocks
 from .codecs import exif as exif_codec
 from .codecs import iptc
@@ -25,7 +26,7 @@ from .errors import (
     UnsupportedFormatError,
     WriteError,
 )
-from .formats import REGISTRY, BytePatch, Container, Update, sniff
+from .formats import REGISTRY, BytePatch, Container, Update, WriteResult, sniff
 from .formats import sidecar as sidecars
 from .formats.sidecar import SidecarMode, SidecarNaming
 from .mapping import ROWS, Row, read_field, to_edits, to_model
@@ -169,8 +170,11 @@ def _overlay(ctx: PhotoContext, findings: list[Finding], side: Path, side_md: Me
     out += [Finding(f.field, f.code, f"in the sidecar {side.name}: {f.message}", f.severity,
                     f.offset) for f in side_findings]
     for row in ROWS:
-        mine, theirs = ctx.get_path(row.path), side_ctx.get_path(row.path)
-        if mine in (None, []) or theirs in (None, []) or mine == theirs:
+        theirs = side_ctx.get_path(row.path)
+        if theirs is None or theirs == []:  # sidecars usually hold a few fields
+            continue
+        mine = ctx.get_path(row.path)
+        if mine is None or mine == [] or mine == theirs:
             continue
         out.append(Finding(row.path, "sidecar-overrides",
                            f"the sidecar {side.name} holds {_brief(theirs)} and the file "
@@ -211,6 +215,9 @@ def read_with_sidecar(path: Path, limits: Limits, sidecar: SidecarMode = "auto",
     return container, md, ctx, findings, side
 
 
+_PATH = type(Path())  # what Path() makes here: PosixPath or WindowsPath
+
+
 def read_detailed(path: PathLike, *, limits: Limits = DEFAULT_LIMITS,
                   sidecar: SidecarMode = "auto",
                   sidecar_naming: SidecarNaming = "replace") -> ReadResult:
@@ -228,7 +235,7 @@ def read_detailed(path: PathLike, *, limits: Limits = DEFAULT_LIMITS,
         PhotometaError: the file cannot be opened.
         InvalidValueError: ``sidecar`` or ``sidecar_naming`` is not one of the allowed values.
     """
-    p = Path(path)
+    p = path if type(path) is _PATH else Path(path)  # a Path's copy is only an equal Path
     _check_sidecar_args(sidecar, sidecar_naming)
     container, _md, ctx, findings, side = read_with_sidecar(p, limits, sidecar, sidecar_naming)
     return ReadResult(p, ctx, findings, format=container.name, sidecar=side)
@@ -419,6 +426,11 @@ def _locked(path: Path) -> Iterator[None]:
             os.close(fd)
 
 
+Verify = Literal["sample", "full"]
+VERIFY_MODES: tuple[str, ...] = ("sample", "full")
+"""How a write checks the new file before it replaces the old one (docs/security.md)."""
+
+
 def write(
     path: PathLike,
     ctx: PhotoContext,
@@ -429,6 +441,7 @@ def write(
     limits: Limits = DEFAULT_LIMITS,
     sidecar: SidecarMode = "auto",
     sidecar_naming: SidecarNaming = "replace",
+    verify: Verify = "sample",
 ) -> WriteOutcome:
     """Store ``ctx`` in the file, merged with what the file already holds.
 
@@ -437,9 +450,17 @@ def write(
     all its homes (EXIF, XMP and, unless ``iim="never"``, IPTC-IIM with the UTF-8 marker and an
     updated IPTC digest), so other tools agree. Nothing else in the file changes: the image data
     and every segment, tag and resource photometa does not own stay byte for byte. The new file
-    is written beside the old one, fsynced, checked and renamed over it; if anything fails the
-    old file is untouched.
+    is written beside the old one, checked, fsynced and renamed over it (and the folder is
+    fsynced); if anything fails the old file is untouched.
     A write that changes nothing does not touch the file.
+
+    ``verify`` is how the new file is checked before it replaces the old one (docs/security.md,
+    "Verifying the new file"). Both modes re-parse the new file and compare its metadata blocks
+    with those written, check the size of the new file and of every range copied from the old
+    one, and refuse the write if the old file changed meanwhile (size, mtime, ctime, inode).
+    ``"sample"`` (the default) compares the first and last 64 KiB of every copied range with
+    the old file; ``"full"`` compares BLAKE2b digests of every copied byte, parses the new
+    file strictly (PNG CRCs included) and decodes its metadata.
 
     Sidecars (docs/decisions/0004-sidecars.md): formats that are not written in place (HEIC/AVIF,
     DNG and camera RAW) get an XMP sidecar instead, created or updated atomically, holding every
@@ -460,40 +481,99 @@ def write(
         CorruptFileError: the file's structure is not sound enough to write safely, or its
             existing sidecar does not parse (it is never overwritten then).
         InvalidValueError: a value does not fit its home (e.g. EXIF larger than 64 KB in JPEG),
-            or a field to clear lives in an image that sidecar mode does not write.
-        WriteError: the file could not be replaced (permissions, full disk, changed meanwhile).
+            a field to clear lives in an image that sidecar mode does not write, or an argument
+            (``sidecar``, ``sidecar_naming``, ``verify``) has no such value.
+        WriteError: the file could not be replaced (permissions, full disk, changed meanwhile)
+            or the new file failed its check (codes ``image-data-changed``, ``verify-failed``).
     """
     p = Path(path)
     if not isinstance(ctx, PhotoContext):
         raise InvalidValueError("ctx must be a PhotoContext", path=p, code="bad-argument")
     _check_sidecar_args(sidecar, sidecar_naming)
+    if verify not in VERIFY_MODES:
+        raise InvalidValueError(f"verify must be one of {', '.join(VERIFY_MODES)}, not "
+                                f"{verify!r}", path=p, code="bad-argument", field="verify")
     rows, cleared = _rows_to_write(ctx, clear)
     try:
-        return _write(p, ctx, rows, cleared, iim, dry_run, limits, sidecar, sidecar_naming)
+        return _write(p, ctx, rows, cleared, iim, dry_run, limits, sidecar, sidecar_naming,
+                      verify)
     except PhotometaError as err:
         raise err.with_path(p) from None
 
 
-def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], iim: IimPolicy,
-           dry_run: bool, limits: Limits, sidecar: SidecarMode, naming: SidecarNaming
-           ) -> WriteOutcome:
-    container = _sniff_file(p)
-    if container is sidecars.CONTAINER:  # an XMP file: it is its own "sidecar"
-        return _write_sidecar(None, p, ctx, cleared, dry_run, limits)
-    side = sidecars.find(p, naming) if sidecar != "never" else None
-    if sidecar == "always" or (sidecar == "auto" and container.write is None):
-        return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared, dry_run,
-                              limits)
-    if side is not None:
-        _load_sidecar(side, limits)  # a sidecar that cannot be updated stops the write up front
+def _open_image(p: Path) -> tuple[BinaryIO, Container]:
+    """The file opened for reading and its container, judged by its first bytes."""
     try:
-        outcome = _write_in_place(p, ctx, rows, cleared, iim, dry_run, limits)
-    except UnsupportedFormatError as err:
-        # a DNG or RAW that sniffing took for a plain TIFF is refused by its container
-        if sidecar != "auto" or err.code != "read-only-format":
-            raise
-        return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared,
-                              dry_run, limits)
+        f = open_regular(p)
+    except PhotometaError as err:
+        raise err.with_path(p) from None
+    except OSError as err:
+        raise _os_error(p, err) from err
+    try:
+        return f, _open_container(p, f)
+    except BaseException as err:
+        f.close()
+        if isinstance(err, OSError) and not isinstance(err, PhotometaError):
+            raise _os_error(p, err) from err
+        raise
+
+
+def _lock_open(p: Path, f: BinaryIO) -> os.stat_result | None:
+    """Take the exclusive advisory lock on the open file ``f``; its stat once locked, or
+    ``None`` when ``p`` no longer names it (another writer replaced it: open it again)."""
+    fd = f.fileno()
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    mine = os.fstat(fd)
+    try:
+        now = os.stat(p)
+    except FileNotFoundError:
+        return None
+    return mine if (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino) else None
+
+
+def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], iim: IimPolicy,
+           dry_run: bool, limits: Limits, sidecar: SidecarMode, naming: SidecarNaming,
+           verify: Verify) -> WriteOutcome:
+    f, container = _open_image(p)
+    owned = True  # until _commit hands the file over to be closed
+    try:
+        if container is sidecars.CONTAINER:  # an XMP file: it is its own "sidecar"
+            f.close()
+            return _write_sidecar(None, p, ctx, cleared, dry_run, limits)
+        side = sidecars.find(p, naming) if sidecar != "never" else None
+        if sidecar == "always" or (sidecar == "auto" and container.write is None):
+            f.close()
+            return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared,
+                                  dry_run, limits)
+        if side is not None:
+            _load_sidecar(side, limits)  # a sidecar that cannot be updated stops the write first
+        try:
+            _refuse_read_only(p, container)
+            before = None
+            while not dry_run:  # one open file: sniffed, locked, parsed and copied from
+                try:
+                    before = _lock_open(p, f)
+                except OSError as err:
+                    raise _os_error(p, err) from err
+                if before is not None:
+                    break
+                f.close()
+                f, container = _open_image(p)  # replaced meanwhile: the new file, locked
+                _refuse_read_only(p, container)
+            outcome = _write_in_place(p, f, container, before, ctx, rows, cleared, iim, limits,
+                                      verify)
+            owned = not outcome.written
+        except UnsupportedFormatError as err:
+            # a DNG or RAW that sniffing took for a plain TIFF is refused by its container
+            if sidecar != "auto" or err.code != "read-only-format":
+                raise
+            f.close()
+            return _write_sidecar(p, side or sidecars.sidecar_path(p, naming), ctx, cleared,
+                                  dry_run, limits)
+    finally:
+        if owned:
+            f.close()  # releases the lock
     if side is None:
         return outcome
     # the file has a sidecar, which reading lays over it: keep it in agreement
@@ -502,45 +582,54 @@ def _write(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], i
     return WriteOutcome(p, changes, outcome.written or kept.written, side)
 
 
-def _write_in_place(p: Path, ctx: PhotoContext, rows: Sequence[Row], cleared: set[str],
-                    iim: IimPolicy, dry_run: bool, limits: Limits) -> WriteOutcome:
-    sniffed = _sniff_file(p)
-    if sniffed.write is None:  # say so before a strict parse can fail for another reason
+def _refuse_read_only(p: Path, container: Container) -> None:
+    if container.write is None:  # say so before a strict parse can fail for another reason
         raise UnsupportedFormatError(
-            f"{sniffed.name} files cannot be written in place (write an XMP sidecar with "
+            f"{container.name} files cannot be written in place (write an XMP sidecar with "
             "sidecar='auto' or 'always')", path=p, code="read-only-format"
         )
-    with _locked(p) if not dry_run else contextlib.nullcontext():
-        before = os.stat(p)
-        container, blocks, md = _load(p, limits, strict=True)
-        current, _ = to_model(md)
-        merged = merge(current, ctx, cleared)
-        outcome = WriteOutcome(p)
-        for row in rows:
-            old = current.get_path(row.path)
-            new = merged.get_path(row.path)
-            if old != new:
-                outcome.changes[row.path] = (old, new)
-        # write every home of a field that changed, or whose homes do not all hold the value yet
-        to_write = [r for r in rows if r.path in outcome.changes or _homes_differ(r, md)]
-        if not to_write:
-            return outcome
-        edits = to_edits(merged, to_write)
-        exif_edits = _exif_needed(md, edits.exif)
-        new_xmp, new_ext = _xmp_update(md, blocks, edits.xmp, container)
-        new_irb, new_iim = _iim_update(md, edits.iim, container, iim)
-        if container.tiff_structure:
-            update = _tiff_update(md, blocks, exif_edits, new_xmp, new_irb, new_iim, limits)
-        else:
-            new_exif = _exif_block(blocks, exif_edits, limits)
-            update = Update(exif=new_exif, xmp=new_xmp, xmp_extended=new_ext, irb=new_irb)
-        if update == Update():
-            return outcome
-        if dry_run:
-            return outcome
-        _commit(p, container, update, before, limits)
-        outcome.written = True
+
+
+def _write_in_place(p: Path, f: BinaryIO, container: Container, before: os.stat_result | None,
+                    ctx: PhotoContext, rows: Sequence[Row], cleared: set[str], iim: IimPolicy,
+                    limits: Limits, verify: Verify) -> WriteOutcome:
+    """Write ``ctx`` into the open file ``f`` (locked, with the stat ``before``; ``None`` for a
+    dry run). Everything is decided from the blocks in memory before a temporary file is made:
+    a write that changes nothing never creates one."""
+    try:
+        f.seek(0)
+        blocks = container.read(f, limits, True)
+        md = decode_blocks(blocks, limits=limits, strict=True)
+    except PhotometaError as err:
+        raise err.with_path(p) from None
+    except OSError as err:
+        raise _os_error(p, err) from err
+    current, _ = to_model(md)
+    merged = merge(current, ctx, cleared)
+    outcome = WriteOutcome(p)
+    for row in rows:
+        old = current.get_path(row.path)
+        new = merged.get_path(row.path)
+        if old != new:
+            outcome.changes[row.path] = (old, new)
+    # write every home of a field that changed, or whose homes do not all hold the value yet
+    to_write = [r for r in rows if r.path in outcome.changes or _homes_differ(r, md)]
+    if not to_write:
         return outcome
+    edits = to_edits(merged, to_write)
+    exif_edits = _exif_needed(md, edits.exif)
+    new_xmp, new_ext = _xmp_update(md, blocks, edits.xmp, container)
+    new_irb, new_iim = _iim_update(md, edits.iim, container, iim)
+    if container.tiff_structure:
+        update = _tiff_update(md, blocks, exif_edits, new_xmp, new_irb, new_iim, limits)
+    else:
+        new_exif = _exif_block(blocks, exif_edits, limits)
+        update = Update(exif=new_exif, xmp=new_xmp, xmp_extended=new_ext, irb=new_irb)
+    if update == Update() or before is None:  # nothing to write, or a dry run
+        return outcome
+    _commit(p, f, container, blocks, update, before, limits, verify)
+    outcome.written = True
+    return outcome
 
 
 def _write_sidecar(image: Path | None, side: Path, ctx: PhotoContext, cleared: set[str],
@@ -641,28 +730,125 @@ def _homes_differ(row: Row, md: Metadata) -> bool:
     return any(not row.converter.same(v, reading.chosen) for v in values)
 
 
-def _commit(p: Path, container: Container, update: Update, before: os.stat_result,
-            limits: Limits) -> None:
+def _commit(p: Path, src: BinaryIO, container: Container, blocks: Blocks, update: Update,
+            before: os.stat_result, limits: Limits, verify: Verify) -> None:
+    """Write the new file beside ``p`` from the open, locked ``src``, check it, and rename it over
+    ``p``, which must still be the file ``before`` describes (atomic_replace checks that last)."""
     assert container.write is not None
-    with open_regular(p) as src, atomic_replace(p) as tmp:
+    with atomic_replace(p, expect=before) as tmp:
         result = container.write(src, tmp, update, limits)
         tmp.flush()
-        if len(result.source_ranges) != len(result.target_ranges):
-            raise WriteError("the container reported unpaired image data ranges; nothing was "
-                             "written", path=p, code="image-data-changed")
-        pairs = zip(result.source_ranges, result.target_ranges, strict=True)
-        for (s_off, s_len), (t_off, t_len) in pairs:
-            if s_len != t_len or hash_range(src, s_off, s_len) != hash_range(tmp, t_off, t_len):
-                raise WriteError("image data would change; nothing was written", path=p,
-                                 code="image-data-changed")
-        tmp.seek(0)
-        try:
-            container.read(tmp, limits, True)
-        except CorruptFileError as err:
-            raise WriteError(f"the new file does not parse ({err.msg}); nothing was written",
-                             path=p, code="verify-failed") from err
-        now = os.stat(p)
-        if (now.st_mtime_ns, now.st_size, now.st_ino) != (before.st_mtime_ns, before.st_size,
-                                                          before.st_ino):
-            raise WriteError("the file changed while photometa was writing it; nothing was written",
-                             path=p, code="changed-meanwhile")
+        _check_copy(p, src, tmp, result, before, verify)
+        _check_new_file(p, container, tmp, blocks, update, limits, verify)
+    # the old file's last close frees its space (a journal transaction of its own): done on a
+    # background thread, and the lock goes with it now that the new file is in place. A TIFF's
+    # memory map holds the old file too.
+    close_later(src)
+    if isinstance(blocks.exif, mmap.mmap):
+        close_later(blocks.exif)
+
+
+def _check_copy(p: Path, src: BinaryIO, tmp: BinaryIO, result: WriteResult,
+                before: os.stat_result, verify: Verify) -> None:
+    """The old file did not change while it was copied, the new file has the size the container
+    wrote, and every range copied from the old file holds the same bytes there (sampled, or
+    hashed whole)."""
+    now = os.fstat(src.fileno())
+    if _identity(now) != _identity(before):
+        raise WriteError("the file changed while photometa was writing it; nothing was written",
+                         path=p, code="changed-meanwhile")
+    size = os.fstat(tmp.fileno()).st_size
+    if result.size is not None and size != result.size:
+        raise WriteError(f"the new file has {size} bytes, {result.size} were written; nothing "
+                         "was written", path=p, code="verify-failed")
+    if len(result.source_ranges) != len(result.target_ranges):
+        raise WriteError("the container reported unpaired image data ranges; nothing was "
+                         "written", path=p, code="image-data-changed")
+    pairs = zip(result.source_ranges, result.target_ranges, strict=True)
+    for (s_off, s_len), (t_off, t_len) in pairs:
+        inside = (s_len == t_len and min(s_off, t_off, s_len) >= 0
+                  and s_off + s_len <= before.st_size and t_off + t_len <= size)
+        if not inside:
+            raise WriteError(f"a copied range does not fit ({s_len} bytes from {s_off} to "
+                             f"{t_len} bytes at {t_off}); nothing was written", path=p,
+                             code="image-data-changed", offset=s_off)
+        if verify == "full":
+            same = hash_range(src, s_off, s_len) == hash_range(tmp, t_off, t_len)
+        else:
+            same = sampled_equal(src, s_off, tmp, t_off, s_len)
+        if not same:
+            raise WriteError("image data would change; nothing was written", path=p,
+                             code="image-data-changed", offset=s_off)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _check_new_file(p: Path, container: Container, tmp: BinaryIO, blocks: Blocks,
+                    update: Update, limits: Limits, verify: Verify) -> None:
+    """Parse the new file and compare its metadata blocks with those meant to be there.
+
+    ``"sample"`` parses tolerantly (no CRC pass over PNG image data) and refuses any kind of
+    problem the old file did not have; ``"full"`` parses strictly and decodes the metadata too.
+    """
+    strict = verify == "full"
+    tmp.seek(0)
+    try:
+        new = container.read(tmp, limits, strict)
+    except CorruptFileError as err:
+        raise WriteError(f"the new file does not parse ({err.msg}); nothing was written",
+                         path=p, code="verify-failed") from err
+    try:
+        known = {w.code for w in blocks.warnings}
+        fresh = [w for w in new.warnings if w.code not in known]
+        if fresh:
+            raise WriteError(f"the new file does not parse ({fresh[0].msg}); nothing was "
+                             "written", path=p, code="verify-failed")
+        wrong = _wrong_block(new, blocks, update)
+        if wrong is not None:
+            raise WriteError(f"the new file's {wrong} is not what was written; nothing was "
+                             "written", path=p, code="verify-failed")
+        if strict:
+            try:
+                decode_blocks(new, limits=limits, strict=True)
+            except CorruptFileError as err:
+                raise WriteError(f"the new file's metadata does not decode ({err.msg}); "
+                                 "nothing was written", path=p, code="verify-failed") from err
+    finally:
+        if isinstance(new.exif, mmap.mmap):
+            new.exif.close()
+
+
+def _wrong_block(new: Blocks, old: Blocks, update: Update) -> str | None:
+    """The name of the first block of ``new`` that differs from what ``update`` made of
+    ``old``, or ``None``."""
+    patch = update.file_patch
+    if patch is not None:  # a TIFF structure: the patched bytes and the new tail
+        data = new.exif
+        if data is None:
+            return "TIFF structure"
+        for offset, chunk in patch.patches:
+            if data[offset : offset + len(chunk)] != chunk:
+                return f"TIFF structure at byte {offset}"
+        if data[patch.truncate_at :] != patch.tail:
+            return f"TIFF structure after byte {patch.truncate_at}"
+        return None
+    if old.exif_is_file:
+        return None
+    expected = {
+        "EXIF": update.exif if update.exif is not None else old.exif,
+        "XMP": update.xmp if update.xmp is not None else old.xmp,
+        "Photoshop IRB": update.irb if update.irb is not None else old.irb,
+    }
+    found = {"EXIF": new.exif, "XMP": new.xmp, "Photoshop IRB": new.irb}
+    for name, want in expected.items():
+        got = found[name]
+        if (got is None) != (want is None) or (got is not None and want is not None
+                                                and bytes(got) != bytes(want)):
+            return name
+    if update.xmp is not None and update.xmp_extended and update.xmp_extended[1]:
+        guid, packet = update.xmp_extended
+        if new.xmp_extended.get(guid) != packet:
+            return "Extended XMP"
+    return None

@@ -76,13 +76,45 @@ def test_broken_structure_tolerant_and_strict(data: bytes, code: str) -> None:
     assert info.value.offset is not None
 
 
+@pytest.mark.parametrize(
+    "data,code,offset",
+    [
+        (b"\xff\xd8\xff\xe1\x00\x04ab\xff\xff\xff\x00", "jpeg-marker", 8),  # fill, then 0xFF00
+        (b"\xff\xd8\xff\x01\xff\xd0\xff\xd8", "jpeg-marker", 6),  # standalones, then SOI
+        (b"\xff\xd8\xff\xe1\x00\x04ab\xff\xff", "jpeg-truncated", 10),  # ends in fill bytes
+        (b"\xff\xd8\xff\xe1\x00\x04ab\xff\xe2\x00", "jpeg-truncated", 10),  # half a length
+        (b"\xff\xd8\xff\xe1\x00\x04ab\x12\x34\x56\x78", "jpeg-junk", 8),
+    ],
+)
+def test_marker_walk_offsets(data: bytes, code: str, offset: int) -> None:
+    layout = jpeg.read_layout(io.BytesIO(data), DEFAULT_LIMITS, strict=False)
+    assert [(w.code, w.offset) for w in layout.warnings] == [(code, offset)]
+
+
+def test_fill_bytes_and_standalone_markers_between_segments() -> None:
+    exif = seg(0xE1, jpeg.EXIF_SIG + b"MM\x00*\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00")
+    plain = jpeg_bytes(exif, seg(0xE2, b"icc"))
+    padded = jpeg_bytes(b"\xff\xff\xff" + exif[1:], b"\xff\x01\xff\xd3",
+                        b"\xff" + seg(0xE2, b"icc"))
+    a = jpeg.read_layout(io.BytesIO(plain), DEFAULT_LIMITS, strict=True)
+    b = jpeg.read_layout(io.BytesIO(padded), DEFAULT_LIMITS, strict=True)
+    assert [(s.marker, s.payload) for s in a.segments] == [
+        (s.marker, s.payload) for s in b.segments]
+    assert [s.offset for s in b.segments] == [2, 2 + 2 + len(exif) + 4]
+    assert padded[b.scan_offset:b.scan_offset + 2] == b"\xff\xda"
+
+
 def _write(data: bytes, update: Update, tmp_path: Path) -> bytes:
     src = tmp_path / "src.jpg"
     src.write_bytes(data)
     dst = tmp_path / "dst.jpg"
     with open(src, "rb") as s, open(dst, "w+b") as d:
-        jpeg.write(s, d, update, DEFAULT_LIMITS)
-    return dst.read_bytes()
+        result = jpeg.write(s, d, update, DEFAULT_LIMITS)
+    out = dst.read_bytes()
+    assert result.size == len(out)  # the api checks the written file has this size
+    (s_off, s_len), (t_off, t_len) = result.source_ranges[0], result.target_ranges[0]
+    assert data[s_off : s_off + s_len] == out[t_off : t_off + t_len]
+    return out
 
 
 def test_write_keeps_unknown_segments_and_scan(tmp_path: Path) -> None:

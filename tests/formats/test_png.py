@@ -91,6 +91,7 @@ def write(data: bytes, update: Update, tmp_path: Path) -> tuple[bytes, Any]:
     with open(src, "rb") as s, open(dst, "w+b") as d:
         result = png.write(s, d, update, DEFAULT_LIMITS)
     out = dst.read_bytes()
+    assert result.size == len(out)  # the api checks the written file has this size
     ranges = zip(result.source_ranges, result.target_ranges, strict=True)
     for (s_off, s_len), (t_off, t_len) in ranges:
         assert data[s_off : s_off + s_len] == out[t_off : t_off + t_len]
@@ -524,3 +525,38 @@ def test_corpus_decompression_bomb_reads_quickly(corpus: Path) -> None:
         layout = png.read_layout(f, DEFAULT_LIMITS, strict=True)
     assert [c.data for c in layout.chunks if c.type == b"zTXt"] == [None] * 3  # never inflated
     photometa.read(path)
+
+
+def test_write_refuses_a_file_without_image_data(tmp_path: Path) -> None:
+    data = pillow_png()
+    start = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[start : start + 4])
+    no_idat = data[:start] + data[start + 12 + length :]
+    with pytest.raises(CorruptFileError) as info:
+        write(no_idat, Update(xmp=XMP), tmp_path)
+    assert info.value.code == "png-no-idat"
+
+
+def test_write_refuses_bad_image_data_crc(tmp_path: Path) -> None:
+    """The write walks tolerantly first (no CRC pass over IDAT); a problem it meets walks again
+    strictly, so a broken file is refused as a strict read refuses it."""
+    data = bytearray(pillow_png() + b"trailing junk")  # the trailer: a tolerated warning
+    idat = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
+    data[idat + 4 + length] ^= 0xFF  # the CRC of the image data chunk
+    with pytest.raises(CorruptFileError) as info:
+        write(bytes(data), Update(xmp=XMP), tmp_path)
+    assert info.value.code == "png-crc"
+
+
+def test_photometa_write_refuses_bad_image_data_crc(tmp_path: Path) -> None:
+    data = bytearray(pillow_png())
+    idat = data.index(b"IDAT")
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
+    data[idat + 4 + length] ^= 0xFF
+    path = tmp_path / "bad.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError) as info:
+        photometa.write(path, full_context())
+    assert info.value.code == "png-crc"
+    assert path.read_bytes() == bytes(data)

@@ -303,7 +303,9 @@ def run_write(tmp_path: Path, data: bytes, update: Update) -> tuple[bytes, photo
     src.write_bytes(data)
     with open(src, "rb") as s, open(tmp_path / "dst.tif", "w+b") as d:
         result = tiff.write(s, d, update, DEFAULT_LIMITS)
-    return (tmp_path / "dst.tif").read_bytes(), result
+    out = (tmp_path / "dst.tif").read_bytes()
+    assert result.size == len(out)  # the api checks the written file has this size
+    return out, result
 
 
 def test_write_applies_patches_cut_and_tail_and_reports_the_untouched_ranges(

@@ -82,6 +82,7 @@ def write(data: bytes, update: Update, tmp_path: Path) -> tuple[bytes, Any]:
     with open(src, "rb") as s, open(dst, "w+b") as d:
         result = webp.write(s, d, update, DEFAULT_LIMITS)
     out = dst.read_bytes()
+    assert result.size == len(out)  # the api checks the written file has this size
     ranges = zip(result.source_ranges, result.target_ranges, strict=True)
     for (s_off, s_len), (t_off, t_len) in ranges:
         assert data[s_off : s_off + s_len] == out[t_off : t_off + t_len]

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from .._binary import Limits
 from .._fileio import copy_range
 from .._metadata import Blocks
+from ..errors import WriteError
 
 __all__ = [
     "REGISTRY", "BytePatch", "Container", "Update", "WriteResult", "sniff", "write_pieces",
@@ -53,11 +54,13 @@ WriteFn = Callable[[BinaryIO, BinaryIO, Update, Limits], "WriteResult"]
 class WriteResult:
     """Where the image data lies in the source and in the written file, to prove it was not touched.
 
-    Each range is ``(offset, length)``; the two lists pair up.
+    Each range is ``(offset, length)``; the two lists pair up. ``size`` is the number of bytes
+    of the written file, when the container knows it (the api checks the file has that size).
     """
 
     source_ranges: list[tuple[int, int]] = field(default_factory=list)
     target_ranges: list[tuple[int, int]] = field(default_factory=list)
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,20 +103,24 @@ def write_pieces(src: BinaryIO, dst: BinaryIO, pieces: list[bytes | tuple[int, i
             merged[-1] = last + piece
         elif piece:
             merged.append(piece)
-    result = WriteResult()
+    sources: list[tuple[int, int]] = []
+    targets: list[tuple[int, int]] = []
     pos = 0
+    dst.seek(0)
     for piece in merged:
         if isinstance(piece, tuple):
             offset, length = piece
-            copy_range(src, offset, dst, pos, length)
-            result.source_ranges.append((offset, length))
-            result.target_ranges.append((pos, length))
+            copied = copy_range(src, offset, dst, pos, length)
+            if copied != length:  # pragma: no cover - copy_range raises first
+                raise WriteError(f"copied {copied} of {length} bytes", code="source-changed")
+            sources.append((offset, length))
+            targets.append((pos, length))
             pos += length
         else:
             dst.write(piece)
             pos += len(piece)
     dst.flush()
-    return result
+    return WriteResult(sources, targets, pos)
 
 
 def _registry() -> list[Container]:

@@ -14,13 +14,14 @@ adjusted.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 from .._binary import Limits, check_limit
 from .._fileio import copy_range
 from .._metadata import Blocks
-from ..errors import CorruptFileError, LimitExceededError
+from ..errors import CorruptFileError, LimitExceededError, WriteError
 from . import Container, Update, WriteResult
 
 __all__ = ["CONTAINER", "JpegLayout", "Segment", "read_layout"]
@@ -41,6 +42,7 @@ MAX_PAYLOAD: Final = 0xFFFF - 2  # bytes after the length field
 XMP_EXT_CHUNK: Final = MAX_PAYLOAD - len(XMP_EXT_SIG) - 32 - 8
 MAX_XMP_STANDARD: Final = MAX_PAYLOAD - len(XMP_SIG)
 _STANDALONE: Final = frozenset({0x01, *range(0xD0, 0xD8)})
+_WITH_LENGTH: Final = frozenset(range(0x100)) - _STANDALONE - {0x00, 0xFF, SOI, EOI}
 
 
 @dataclass(frozen=True)
@@ -110,37 +112,26 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> JpegLayout:
         return False
 
     while True:
-        byte = f.read(1)
-        if not byte:
-            problem("file ends before the image data (no start-of-scan)", "jpeg-truncated", pos)
-            return layout
-        if byte != b"\xff":
-            problem(f"expected a marker, found byte 0x{byte[0]:02X}", "jpeg-junk", pos)
-            return layout
-        marker_offset = pos
-        pos += 1
-        marker = 0xFF
-        while marker == 0xFF:  # fill bytes
-            b = f.read(1)
-            if not b:
-                problem("file ends inside a marker", "jpeg-truncated", pos)
+        quad = f.read(4)  # the common case: 0xFF, a marker with a length, the length
+        if len(quad) == 4 and quad[0] == 0xFF and quad[1] in _WITH_LENGTH:
+            marker, length = quad[1], quad[2] << 8 | quad[3]
+            marker_offset = pos
+            pos += 4
+        else:  # fill bytes, standalone markers, junk, the end of the file: byte by byte
+            f.seek(pos)
+            found = _marker_slowly(f, pos, problem)
+            if found is None:
                 return layout
-            marker = b[0]
-            pos += 1
-        if marker in _STANDALONE:
-            continue
-        if marker == 0x00 or marker == SOI:
-            problem(f"invalid marker 0xFF{marker:02X}", "jpeg-marker", marker_offset)
-            return layout
-        if marker == EOI:
-            problem("end-of-image before any image data", "jpeg-no-scan", marker_offset)
-            return layout
-        raw_len = f.read(2)
-        if len(raw_len) < 2:
-            problem("file ends inside a segment length", "jpeg-truncated", pos)
-            return layout
-        length = struct.unpack(">H", raw_len)[0]
-        pos += 2
+            if found[0] < 0:
+                pos = found[1]
+                continue
+            marker, marker_offset, pos = found
+            raw_len = f.read(2)
+            if len(raw_len) < 2:
+                problem("file ends inside a segment length", "jpeg-truncated", pos)
+                return layout
+            length = raw_len[0] << 8 | raw_len[1]
+            pos += 2
         if length < 2:
             problem(f"segment length {length} is too small", "jpeg-length", marker_offset + 2)
             return layout
@@ -177,6 +168,42 @@ def read_layout(f: BinaryIO, limits: Limits, strict: bool) -> JpegLayout:
                 raise flood
             layout.warnings.append(flood)
             return layout
+
+
+def _marker_slowly(f: BinaryIO, pos: int, problem: Callable[[str, str, int], bool]
+                   ) -> tuple[int, int, int] | None:
+    """The next marker, read byte by byte from ``pos`` (``f`` is positioned there).
+
+    Returns ``(marker, its offset, the offset after it)``; ``(-1, the offset after it, 0)`` for a
+    standalone marker, which has no length; ``None``, after reporting the problem, when the walk
+    must end.
+    """
+    byte = f.read(1)
+    if not byte:
+        problem("file ends before the image data (no start-of-scan)", "jpeg-truncated", pos)
+        return None
+    if byte != b"\xff":
+        problem(f"expected a marker, found byte 0x{byte[0]:02X}", "jpeg-junk", pos)
+        return None
+    marker_offset = pos
+    pos += 1
+    marker = 0xFF
+    while marker == 0xFF:  # fill bytes
+        b = f.read(1)
+        if not b:
+            problem("file ends inside a marker", "jpeg-truncated", pos)
+            return None
+        marker = b[0]
+        pos += 1
+    if marker in _STANDALONE:
+        return -1, pos, 0
+    if marker == 0x00 or marker == SOI:
+        problem(f"invalid marker 0xFF{marker:02X}", "jpeg-marker", marker_offset)
+        return None
+    if marker == EOI:
+        problem("end-of-image before any image data", "jpeg-no-scan", marker_offset)
+        return None
+    return marker, marker_offset, pos
 
 
 def blocks_of(layout: JpegLayout, limits: Limits) -> Blocks:
@@ -367,8 +394,11 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     src.seek(0, 2)
     end = src.tell()
     length = end - layout.scan_offset
-    copy_range(src, layout.scan_offset, dst, len(header), length)
-    return WriteResult([(layout.scan_offset, length)], [(len(header), length)])
+    copied = copy_range(src, layout.scan_offset, dst, len(header), length)
+    if copied != length:  # pragma: no cover - copy_range raises first
+        raise WriteError(f"copied {copied} of {length} bytes of image data", code="source-changed")
+    return WriteResult([(layout.scan_offset, length)], [(len(header), length)],
+                       len(header) + length)
 
 
 def _kind_of(segment_bytes: bytes) -> str:

@@ -409,9 +409,17 @@ def xmp_chunk(packet: bytes) -> bytes:
 
 
 def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> WriteResult:
-    """Write ``src`` to ``dst`` with the EXIF and XMP of ``update``; refuse a broken PNG."""
+    """Write ``src`` to ``dst`` with the EXIF and XMP of ``update``; refuse a broken PNG.
+
+    The chunks are walked tolerantly first, which reads metadata chunks only (the caller has
+    just read the file strictly, every CRC included: photometa.write does); any problem found
+    walks the file again strictly, so the error raised is the strict read's.
+    """
     src.seek(0)
-    layout = read_layout(src, limits, strict=True)
+    layout = read_layout(src, limits, strict=False)
+    if layout.warnings or layout.first_image is None:
+        src.seek(0)
+        layout = read_layout(src, limits, strict=True)
     _blocks, sources = _decode(layout, limits, strict=True)
     first = layout.first_image
     assert first is not None  # the strict walk guarantees an IDAT

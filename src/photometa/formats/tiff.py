@@ -399,7 +399,9 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
-    copy_range(src, 0, dst, 0, patch.truncate_at)
+    copied = copy_range(src, 0, dst, 0, patch.truncate_at)
+    if copied != patch.truncate_at:  # pragma: no cover - copy_range raises first
+        raise WriteError(f"copied {copied} of {patch.truncate_at} bytes", code="source-changed")
     for offset, chunk in patch.patches:
         dst.seek(offset)
         dst.write(chunk)
@@ -408,7 +410,7 @@ def write(src: BinaryIO, dst: BinaryIO, update: Update, limits: Limits) -> Write
     dst.truncate()
     dst.flush()
     kept = _kept_ranges(patch)
-    return WriteResult(list(kept), list(kept))
+    return WriteResult(list(kept), list(kept), patch.truncate_at + len(patch.tail))
 
 
 # -- the containers ------------------------------------------------------------------------------
