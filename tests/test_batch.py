@@ -29,6 +29,11 @@ def _pid(_: object) -> int:
     return os.getpid()
 
 
+def _slow_pid(_: object) -> int:
+    time.sleep(0.001)
+    return os.getpid()
+
+
 def _fails_on_7(x: int) -> int:
     if x == 7:
         raise ValueError("seven")
@@ -79,6 +84,41 @@ def test_run_many_on_error_reports_and_goes_on() -> None:
         list(batch.run_many(_fails_on_7, range(100), workers=2))
 
 
+def test_run_many_shared_keeps_order_and_works_in_this_process_too() -> None:
+    """share=True: this process is one of the workers (one worker process fewer)."""
+    items = list(range(400))
+    assert list(batch.run_many(_square, items, workers=2, chunk=3, in_process_below=2,
+                               share=True)) == [x * x for x in items]
+    me = os.getpid()
+    pids = list(batch.run_many(_slow_pid, range(300), workers=3, chunk=2, in_process_below=2,
+                               share=True))
+    assert len(pids) == 300 and me in pids
+    assert len(set(pids) - {me}) <= 2  # workers - 1 processes besides this one
+    out = list(batch.run_many(_fails_on_7, range(100), workers=2, chunk=4, in_process_below=2,
+                              share=True, on_error=_recover))
+    assert out[7] == -7 and out[:7] == list(range(7)) and out[8:] == list(range(8, 100))
+    with pytest.raises(ValueError, match="seven"):
+        list(batch.run_many(_fails_on_7, range(100), workers=2, chunk=4, share=True))
+
+
+def test_run_many_shared_consumes_items_lazily() -> None:
+    taken = 0
+
+    def endless() -> Iterator[int]:
+        nonlocal taken
+        for i in itertools.count():
+            taken += 1
+            yield i
+
+    results = batch.run_many(_square, endless(), workers=2, chunk=8, in_process_below=2,
+                             share=True)
+    first = list(itertools.islice(results, 100))
+    results.close()  # type: ignore[attr-defined]
+    assert first == [i * i for i in range(100)]
+    # the probe, then the chunks queued for the worker process and a few more here
+    assert taken <= 100 + 2 + (batch.SHARED_QUEUE + 5) * 8
+
+
 def test_job_error_names_the_file() -> None:
     path, err = batch.job_error((Path("x.jpg"), "ctx"), KeyError("boom"))
     assert path == Path("x.jpg") and err.code == "internal" and err.path == Path("x.jpg")
@@ -98,6 +138,17 @@ def test_expand_paths_order_hidden_and_links(tmp_path: Path) -> None:
     assert batch.count_paths([tmp_path, tmp_path / "b.jpg"]) == 5
     named = list(batch.expand_paths([tmp_path / "missing.jpg"]))
     assert named == [tmp_path / "missing.jpg"]  # named directly: reported later, not dropped
+
+
+def test_iter_files_is_expand_paths_as_strings(tmp_path: Path) -> None:
+    for name in ("b.jpg", "a.JPG", "sub/c.png", "sub/.d.jpg", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    given = [tmp_path, tmp_path / "missing.jpg", f"{tmp_path}/./b.jpg"]
+    found = list(batch.iter_files(given))
+    assert all(isinstance(p, str) for p in found)
+    assert [Path(p) for p in found] == list(batch.expand_paths(given))
+    assert found[-1] == str(tmp_path / "b.jpg")  # named directly: as Path(name) spells it
 
 
 def test_read_many_reports_a_bad_file_and_goes_on(make_jpeg: Callable[..., Path],

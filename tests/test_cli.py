@@ -193,3 +193,75 @@ def test_terminal_output_escapes_control_characters(
     code, out, _ = run(capsys, "read", str(path), "--jobs", "1")
     assert code == 0
     assert "\x1b" not in out
+
+
+def _folder_of_copies(make_jpeg: Callable[..., Path], tmp_path: Path, n: int) -> Path:
+    good = make_jpeg("good.jpg")
+    photometa.write(good, PhotoContext(restriction={"status": "banned", "reason": "r",
+                                                    "authority": "a"}))
+    bad = make_jpeg("bad.jpg")
+    photometa.write(bad, PhotoContext(restriction={"status": "hush-hush"}))
+    folder = tmp_path / "archive"
+    for i in range(n):
+        sub = folder / f"d{i % 3}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i:03d}.jpg").write_bytes((good, bad)[i % 5 == 0].read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "github", "sarif"])
+def test_validate_in_parallel_reports_what_one_process_reports(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, fmt: str,
+) -> None:
+    """Many files, several processes, a streamed report: the same bytes and exit code."""
+    folder = _folder_of_copies(make_jpeg, tmp_path, 150)
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for jobs in ("1", "2", "3"):
+        code, out, _ = run(capsys, "validate", "archive", "--report", fmt, "--jobs", jobs,
+                           "--no-cache")
+        assert code == 1
+        outputs.append(out)
+    assert outputs[0] == outputs[1] == outputs[2]
+    if fmt == "json":
+        doc = json.loads(outputs[0])
+        assert doc["summary"]["files"] == 150 and doc["summary"]["invalid"] == 30
+        assert [f["path"] for f in doc["files"]][:2] == ["archive/d0/000.jpg",
+                                                         "archive/d0/003.jpg"]
+    assert folder.is_dir()
+
+
+def test_validate_a_broken_policy_found_late_writes_no_report(
+    make_jpeg: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = _folder_of_copies(make_jpeg, tmp_path, 120)
+    (folder / "d2" / "photometa.toml").write_text("required = [\n", "utf-8")
+    report = tmp_path / "report.json"
+    code, out, err = run(capsys, "validate", str(folder), "--jobs", "2", "--no-cache",
+                         "--report", "json", "--output", str(report))
+    assert code == 2 and out == "" and "photometa.toml" in err and not report.exists()
+
+
+@pytest.mark.parametrize("verify", ["sample", "full"])
+def test_tag_verify_modes(
+    make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str], verify: str
+) -> None:
+    path = make_jpeg()
+    code, _, err = run(capsys, "tag", str(path), "--set", "location.city=Wonsan",
+                       "--verify", verify, "--jobs", "1")
+    assert code == 0, err
+    assert "wrote 1," in err
+    assert photometa.read(path).location.city == "Wonsan"
+
+
+def test_tag_refuses_an_unknown_verify_mode(
+    make_jpeg: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make_jpeg()
+    data = path.read_bytes()
+    with pytest.raises(SystemExit) as info:
+        main(["tag", str(path), "--set", "location.city=Wonsan", "--verify", "none"])
+    assert info.value.code == 2
+    assert "--verify" in capsys.readouterr().err
+    assert path.read_bytes() == data

@@ -3,6 +3,8 @@ the SARIF 2.1.0 JSON Schema, JUnit through junitparser, GitHub workflow commands
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -17,7 +19,7 @@ import photometa
 from photometa import Finding, PhotoContext, Report
 from photometa.cli import main
 from photometa.policy import RULES, parse_policy
-from photometa.reports import FORMATS, REPORT_VERSION, render, to_json, to_sarif
+from photometa.reports import FORMATS, REPORT_VERSION, ReportWriter, render, to_json, to_sarif
 
 REPO = Path(__file__).resolve().parents[1]
 REPORT_SCHEMA = json.loads((REPO / "schemas" / "report.schema.json").read_text("utf-8"))
@@ -283,3 +285,48 @@ def test_cli_writes_every_format(tmp_path: Path, make_jpeg: Callable[..., Path],
     assert "::error file=bad.jpg,title=photometa vocab-unknown%3A restriction.status::" in (
         outputs["github"])
     assert ElementTree.fromstring(outputs["junit"]).get("failures") == "1"
+
+
+# -- streaming: ReportWriter ------------------------------------------------------------------
+
+
+def _many(reports: list[Report], n: int) -> list[Report]:
+    """``n`` reports cycling through the fixture's (clean files and files with findings)."""
+    return [Report(r.path.with_name(f"{i}-{r.path.name}"), r.findings)
+            for i, r in zip(range(n), itertools.cycle(reports))]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("n", [0, 1, 4, 1500])
+def test_writer_on_disk_gives_what_render_gives(reports: list[Report], fmt: str, n: int) -> None:
+    """The streamed report (spooled to a temporary file, past the in-memory flush size) is
+    byte for byte the rendered one, and JSON and SARIF are the documents to_json and to_sarif
+    build."""
+    many = _many(reports, n)
+    rules = dict(parse_policy('[severity]\n"kw-policy-rule" = "info"\n').rule_infos())
+    for fail_on in ("error", "warning"):
+        writer = ReportWriter(fmt, fail_on=fail_on, on_disk=True)
+        failed = [writer.add(str(r.path), r.findings) for r in many]
+        out = io.StringIO()
+        writer.finish(out, rules=rules)
+        text = out.getvalue()
+        assert text == render(many, fmt, fail_on=fail_on, rules=rules)
+        assert failed == [r.failed(fail_on) for r in many]
+        assert writer.files == n and writer.invalid == sum(failed)
+        if fmt == "json":
+            assert text == json.dumps(to_json(many, fail_on=fail_on),
+                                      indent=2, ensure_ascii=False) + "\n"
+        if fmt == "sarif":
+            assert text == json.dumps(to_sarif(many, rules=rules), indent=2,
+                                      ensure_ascii=False) + "\n"
+
+
+def test_writer_counts_and_unknown_format(reports: list[Report]) -> None:
+    writer = ReportWriter("text")
+    for r in reports:
+        writer.add(r.path, r.findings)
+    assert writer.counts() == {"files": 4, "valid": 2, "invalid": 2, "errors": 3,
+                               "warnings": 2, "infos": 1}
+    writer.close()
+    with pytest.raises(ValueError, match="unknown report format"):
+        ReportWriter("yaml")

@@ -24,10 +24,10 @@ from PIL import Image
 import photometa
 from photometa import PhotoContext, Policy
 from photometa._cache import ValidationCache
-from photometa.batch import run_many
+from photometa.batch import expand_paths, run_many
 from photometa.cli import main
 from photometa.errors import PhotometaError
-from photometa.policy import RULES, parse_policy
+from photometa.policy import RULES, PolicyResolver, parse_policy
 from photometa.report import Report
 from photometa.validate import (
     _km_outside,
@@ -36,6 +36,7 @@ from photometa.validate import (
     repair_mojibake,
     select_changed,
     validate_many,
+    validate_stream,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -480,6 +481,52 @@ def test_validate_many_keeps_order_across_workers(photo: Callable[..., Path],
     assert [r.findings for r in parallel] == [r.findings for r in serial]
     assert [r.ok for r in serial] == [True, False, False, True]
     assert codes(serial[2]) == {"not-found"}
+
+
+def _archive_of(photo: Callable[..., Path], archive: Path, n: int) -> list[Path]:
+    """``n`` files over folders under three policies (the root's, its path glob, a folder's own),
+    in walking order: a good file, a bad one, an unreadable one, in turn."""
+    good, bad = photo(), photo(restriction__category=None, source=None)
+    (archive / "sub").mkdir()
+    (archive / "sub" / "photometa.toml").write_text('required = ["subject.event"]\n', "utf-8")
+    for folder in ("", "restricted", "sub"):
+        (archive / folder).mkdir(exist_ok=True)
+    good.rename(archive / "a-good.jpg")
+    bad.rename(archive / "a-bad.jpg")
+    for i in range(n - 2):
+        folder = ("", "restricted", "sub")[i % 3]
+        name = archive / folder / f"f{i:03d}.jpg"
+        source = (archive / "a-good.jpg", archive / "a-bad.jpg", None)[i % 4 % 3]
+        name.write_bytes(source.read_bytes() if source is not None else b"not an image")
+    return [Path(p) for p in expand_paths([archive])]
+
+
+def test_validate_stream_over_chunks_with_several_policies(photo: Callable[..., Path],
+                                                           archive: Path) -> None:
+    paths = _archive_of(photo, archive, 80)
+    serial = [(os.fspath(r.path), r.findings) for r in validate_many(paths)]
+    runner = functools.partial(run_many, workers=2, chunk=1, in_process_below=2, share=True)
+    resolver = PolicyResolver()
+    streamed = list(validate_stream((os.fspath(p) for p in paths), resolver, runner=runner,
+                                    chunk=7))
+    assert [(p, list(f)) for p, f in streamed] == serial
+    assert len(resolver.loaded) == 2
+    assert {c for _, f in streamed for c in (x.code for x in f)} >= {
+        "field-required", "banned-needs-source", "unsupported-format"}
+
+
+def test_validate_many_with_a_cache_in_chunks(photo: Callable[..., Path], archive: Path,
+                                              tmp_path: Path) -> None:
+    paths = _archive_of(photo, archive, 40)
+    for p in paths:
+        _age(p)
+    fresh = [r.findings for r in validate_many(paths)]
+    runner = functools.partial(run_many, workers=2, chunk=1, in_process_below=2)
+    for hits in (0, 40):
+        cache = ValidationCache(tmp_path / "cache")
+        found = [r.findings for r in validate_many(paths, cache=cache, runner=runner)]
+        cache.close()
+        assert found == fresh and cache.hits == hits
 
 
 def _age(path: Path) -> None:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from . import _git
 from ._binary import Limits
@@ -126,13 +126,19 @@ class ValidationCache:
 
     # -- content ids ------------------------------------------------------------------------------
 
-    def known_content_ids(self, files: Sequence[Path]) -> dict[int, str]:
+    def known_content_ids(self, files: Sequence[str | os.PathLike[str]], *,
+                          memo: dict[str, Any] | None = None) -> dict[int, str]:
         """Content ids known without reading the files: git blob ids of unchanged tracked files,
-        and SHA-256 digests from the stat index (by position in ``files``)."""
+        and SHA-256 digests from the stat index (by position in ``files``).
+
+        Git is asked afresh on each call (the tree may change), unless the caller passes the
+        same ``memo`` dict to calls that see the same tree (the chunks of one run).
+        """
         out: dict[int, str] = {}
         rest: list[tuple[int, str]] = []
-        blobs: dict[str, dict[str, str]] = {}  # asked afresh each time: the tree may change
-        roots: dict[str, str | None] = {}
+        memo = memo if memo is not None else {}
+        blobs: dict[str, dict[str, str]] = memo.setdefault("blobs", {})
+        roots: dict[str, str | None] = memo.setdefault("roots", {})
         for i, p in enumerate(files):
             ap = os.path.abspath(p)
             folder = os.path.dirname(ap)

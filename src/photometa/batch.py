@@ -34,6 +34,7 @@ __all__ = [
     "count_paths",
     "default_workers",
     "expand_paths",
+    "iter_files",
     "job_error",
     "read_many",
     "run_many",
@@ -52,6 +53,9 @@ their image)."""
 
 IN_PROCESS_BELOW = 48
 """Batches with fewer items than this run in the calling process (no worker start-up)."""
+
+SHARED_QUEUE = 6
+"""Chunks kept queued per worker process when the calling process works too (``share``)."""
 
 
 def default_workers() -> int:
@@ -93,13 +97,18 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     a folder come before its subfolders' files. Names given directly are yielded as given, even
     when they do not exist (reading them then reports the error).
     """
+    for found in iter_files(paths):
+        yield Path(found)
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """:func:`expand_paths` as plain strings (no ``Path`` per file, for archives of any size)."""
     for item in paths:
-        p = Path(item)
-        if p.is_dir():
-            for found in _walk(os.fspath(p)):
-                yield Path(found)
+        name = os.fspath(Path(item))  # per name given, not per file found
+        if os.path.isdir(name):
+            yield from _walk(name)
         else:
-            yield p
+            yield name
 
 
 def count_paths(paths: Iterable[str | os.PathLike[str]]) -> int:
@@ -162,6 +171,7 @@ def run_many(
     chunk: int = 16,
     on_error: Callable[[T, BaseException], R] | None = None,
     in_process_below: int = IN_PROCESS_BELOW,
+    share: bool = False,
 ) -> Iterator[R]:
     """Apply ``fn`` to every item in worker processes, yielding results in input order.
 
@@ -173,6 +183,9 @@ def run_many(
         on_error: ``on_error(item, exception)`` gives the result for an item whose ``fn`` raised
             (module-level, picklable); without it the exception propagates and ends the batch.
         in_process_below: batches with fewer items than this run in this process.
+        share: this process is one of the ``workers``: it starts one worker process fewer and
+            works through chunks itself whenever the workers have enough queued. Where the
+            processes outnumber the cores anyway, this saves a process's memory and start-up.
 
     At most ``3 * workers`` chunks are in flight, so memory stays bounded however many items
     there are. Closing the iterator early (or Ctrl-C) cancels the chunks not yet started.
@@ -189,16 +202,25 @@ def run_many(
             yield _call(fn, item, on_error)
         return
     source: Iterator[T] = iter(head)
-    pool = ProcessPoolExecutor(max_workers=n, initializer=_worker_init)
+
+    def take() -> list[T]:
+        nonlocal source
+        batch = list(islice(source, chunk))
+        if len(batch) < chunk and source is not it:
+            source = it
+            batch += islice(source, chunk - len(batch))
+        return batch
+
+    children = n - 1 if share else n
+    pool = ProcessPoolExecutor(max_workers=children, initializer=_worker_init)
     try:
+        if share:
+            yield from _shared(pool, take, fn, on_error, children * SHARED_QUEUE)
+            return
         pending: deque[Future[list[R]]] = deque()
 
         def submit() -> bool:
-            nonlocal source
-            batch = list(islice(source, chunk))
-            if len(batch) < chunk and source is not it:
-                source = it
-                batch += islice(source, chunk - len(batch))
+            batch = take()
             if batch:
                 pending.append(pool.submit(_chunk, fn, batch, on_error))
             return bool(batch)
@@ -212,6 +234,45 @@ def run_many(
             yield from results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _shared(pool: ProcessPoolExecutor, take: Callable[[], list[T]], fn: Callable[[T], R],
+            on_error: Callable[[T, BaseException], R] | None, queued: int) -> Iterator[R]:
+    """:func:`run_many` with this process working too: the workers always have ``queued``
+    chunks waiting or running (enough to last while this process is busy or descheduled);
+    between two of its own chunks this process hands out more and yields what is ready, in
+    order. At most ``queued + 5`` chunks are taken and not yet yielded."""
+    slots: deque[Future[list[R]] | list[R]] = deque()  # in input order
+    more = True
+    while True:
+        remote = sum(1 for s in slots if isinstance(s, Future))  # handed out, not yet yielded
+        while more and remote < queued:
+            batch = take()
+            if not batch:
+                more = False
+                break
+            slots.append(pool.submit(_chunk, fn, batch, on_error))
+            remote += 1
+        while slots:
+            first = slots[0]
+            if isinstance(first, Future):
+                if not first.done():
+                    break
+                results = first.result()
+            else:
+                results = first
+            slots.popleft()
+            yield from results
+        if not slots and not more:
+            return
+        if more and len(slots) <= queued + 4:
+            batch = take()
+            if batch:
+                slots.append(_chunk(fn, batch, on_error))
+            else:
+                more = False
+        elif slots and isinstance(slots[0], Future):
+            slots[0].result()  # nothing else to do: wait for the oldest chunk
 
 
 def read_many(

@@ -248,11 +248,12 @@ def _parse_sets(items: Sequence[str]) -> tuple[PhotoContext, list[str]]:
 
 
 def _tag_job(job: tuple[Path, PhotoContext, list[str], bool, str], sidecar: str = "auto",
-             sidecar_naming: str = "replace") -> tuple[Path, Any]:
+             sidecar_naming: str = "replace", verify: str = "sample") -> tuple[Path, Any]:
     path, ctx, clear, dry_run, iim = job
     try:
         return path, write(path, ctx, clear=clear, dry_run=dry_run, iim=iim,  # type: ignore[arg-type]
-                           sidecar=sidecar, sidecar_naming=sidecar_naming)  # type: ignore[arg-type]
+                           sidecar=sidecar, sidecar_naming=sidecar_naming,  # type: ignore[arg-type]
+                           verify=verify)  # type: ignore[arg-type]
     except PhotometaError as err:
         return path, err
 
@@ -297,7 +298,7 @@ def _cmd_tag(args: argparse.Namespace, out: TextIO) -> int:
     finished = False
     try:
         tag_job = functools.partial(_tag_job, sidecar=args.sidecar,
-                                    sidecar_naming=args.sidecar_naming)
+                                    sidecar_naming=args.sidecar_naming, verify=args.verify)
         for path, result in _tracked(run_many(tag_job, jobs, workers=args.jobs,
                                               on_error=job_error), progress):
             if isinstance(result, PhotometaError):
@@ -349,14 +350,19 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from functools import partial
 
     from ._cache import CACHE_DIR, ValidationCache
+    from .batch import count_paths, iter_files
     from .policy import PolicyResolver, RuleInfo
-    from .reports import render
-    from .validate import select_changed, validate_many
+    from .reports import ReportWriter
+    from .validate import select_changed, validate_stream
 
     resolver = PolicyResolver(load_policy(args.policy) if args.policy else None)
-    paths = list(expand_paths(args.paths))
+    paths: Iterable[str]
+    total: int | Callable[[], int]
     if args.changed_since:
-        paths = select_changed(paths, args.changed_since, args.policy)
+        changed = select_changed(expand_paths(args.paths), args.changed_since, args.policy)
+        paths, total = (os.fspath(p) for p in changed), len(changed)
+    else:  # streamed: no list of the archive's files is ever held
+        paths, total = iter_files(args.paths), functools.partial(count_paths, args.paths)
     cache: ValidationCache | None = None
     if not args.no_cache:
         try:
@@ -364,11 +370,22 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                                     or CACHE_DIR)
         except (OSError, sqlite3.Error) as err:
             print(f"photometa: working without a cache: {_escape(str(err))}", file=sys.stderr)
-    progress = Progress(len(paths), "validating")
-    runner = partial(run_many, workers=args.jobs)
+    progress = Progress(total, "validating")
+    # chunks of files go to --jobs processes, this one among them (one process fewer: less
+    # memory); fewer than two chunks are checked here alone
+    runner = partial(run_many, workers=args.jobs, chunk=1, in_process_below=2, share=True)
+    color = not args.output and out.isatty() and not os.environ.get("NO_COLOR")
+    writer = ReportWriter(args.report, color=color, fail_on=args.fail_on, on_disk=True)
+    io_problem = False
     try:
-        reports = list(_tracked(validate_many(paths, cache=cache, runner=runner,
-                                              resolver=resolver), progress))
+        for path, findings in _tracked(validate_stream(paths, resolver, cache=cache,
+                                                       runner=runner), progress):
+            writer.add(path, findings)
+            if findings and not io_problem:
+                io_problem = any(f.code in ("not-found", "io", "permission") for f in findings)
+    except BaseException:
+        writer.close()
+        raise
     finally:
         if cache is not None:
             cache.close()
@@ -377,22 +394,22 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     rules: dict[str, RuleInfo] = dict(Policy().rule_infos())
     for _source, used in sorted(resolver.loaded.items()):
         rules.update(used.rule_infos())
-    color = not args.output and out.isatty() and not os.environ.get("NO_COLOR")
-    text = render(reports, args.report, color=color, fail_on=args.fail_on, rules=rules)
-    failed = sum(r.failed(args.fail_on) for r in reports)
     if args.output:
         try:
-            Path(args.output).write_text(text, "utf-8")
+            with open(args.output, "w", encoding="utf-8") as f:
+                writer.finish(f, rules=rules)
         except OSError as err:
             raise PhotometaError(f"cannot write the report: {err.strerror or err}",
                                  path=args.output, code="io") from err
-        print(f"photometa: {len(reports)} file(s) checked, {failed} failed at {args.fail_on}; "
-              f"{args.report} report in {_escape(args.output)}", file=sys.stderr)
+        finally:
+            writer.close()
+        print(f"photometa: {writer.files} file(s) checked, {writer.invalid} failed at "
+              f"{args.fail_on}; {args.report} report in {_escape(args.output)}", file=sys.stderr)
     else:
-        out.write(text)
-    if any(f.code in ("not-found", "io", "permission") for r in reports for f in r.findings):
+        writer.finish(out, rules=rules)
+    if io_problem:
         return EXIT_ERROR
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return EXIT_FINDINGS if writer.invalid else EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
@@ -458,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show what would change, write nothing")
     p.add_argument("--iim", choices=["always", "if-present", "never"], default="always",
                    help="write IPTC-IIM: always (default), only if the file has it, or never")
+    p.add_argument("--verify", choices=["sample", "full"], default="sample",
+                   help="how each new file is checked before it replaces the old one: sample "
+                   "(default) compares the first and last 64 KiB of every range of image data "
+                   "copied; full compares all of it by hash and parses the new file strictly")
     sidecars(p, "auto (default): in place when the format allows, else an XMP sidecar (HEIC, "
              "AVIF, DNG, RAW), and an existing sidecar is kept in agreement; always: only the "
              "sidecar, the image is never written; never: no sidecar, read-only formats fail")

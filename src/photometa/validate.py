@@ -13,7 +13,8 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -45,6 +46,7 @@ __all__ = [
     "select_changed",
     "validate",
     "validate_many",
+    "validate_stream",
 ]
 
 T = TypeVar("T")
@@ -110,30 +112,42 @@ def repair_mojibake(text: str) -> str | None:
     return repaired if changed else None
 
 
-_TEXT_FIELDS: Final = tuple(
-    (name, tuple(name.split("."))) for name in FIELD_PATHS
-    if not name.startswith("location.gps") and name != "captured_at"
+def _by_section(names: Iterable[str]) -> tuple[tuple[str | None, tuple[tuple[str, str], ...]],
+                                                ...]:
+    """Dotted paths of one or two parts grouped by section, ``(section, ((attribute, path),
+    ...))``, in their order: each section object is looked up once per context."""
+    groups: dict[str | None, list[tuple[str, str]]] = {}
+    for name in names:
+        section, _, attr = name.rpartition(".")
+        groups.setdefault(section or None, []).append((attr, name))
+    return tuple((section, tuple(fields)) for section, fields in groups.items())
+
+
+_TEXT_FIELDS: Final = _by_section(
+    name for name in FIELD_PATHS if not name.startswith("location.gps") and name != "captured_at"
 )
 
 
-def _texts(ctx: PhotoContext) -> Iterator[tuple[str, str]]:
-    for name, parts in _TEXT_FIELDS:
-        value: Any = ctx
-        for part in parts:
-            value = getattr(value, part)
-        if isinstance(value, str):
-            yield name, value
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, str):
-                    yield name, item
+def _texts(ctx: PhotoContext) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for section, fields in _TEXT_FIELDS:
+        node = ctx if section is None else getattr(ctx, section)
+        for attr, name in fields:
+            value = getattr(node, attr)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                out.append((name, value))
+            elif isinstance(value, list):
+                out.extend((name, item) for item in value if isinstance(item, str))
+    return out
 
 
 def _text_findings(ctx: PhotoContext) -> list[Finding]:
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for name, text in _texts(ctx):
-        if text.isascii():
+        if text.isascii():  # nearly every value: neither check can find anything in ASCII
             continue
         if "\ufffd" in text and (name, "u") not in seen:
             seen.add((name, "u"))
@@ -342,14 +356,18 @@ def _time_findings(ctx: PhotoContext, now: datetime) -> list[Finding]:
                      f"{when.isoformat()} is later than now ({now.isoformat(timespec='seconds')})")]
 
 
-_IIM_LIMITS: Final = tuple((row, row.iim_max_bytes) for row in ROWS
-                          if row.iim_max_bytes is not None and row.iim)
+_IIM_LIMITS: Final = tuple((row, row.iim_max_bytes, tuple(row.path.split(".")))
+                          for row in ROWS if row.iim_max_bytes is not None and row.iim)
 
 
 def _iim_findings(ctx: PhotoContext) -> list[Finding]:
     out = []
-    for row, limit in _IIM_LIMITS:
-        value = ctx.get_path(row.path)
+    for row, limit, parts in _IIM_LIMITS:
+        value: Any = ctx
+        for part in parts:  # ctx.get_path(row.path), without splitting the path per file
+            if value is None:
+                break
+            value = getattr(value, part)
         if value is None or value == []:
             continue
         items = value if isinstance(value, list) else [value]
@@ -503,32 +521,48 @@ def validate(
 # -- many files -------------------------------------------------------------------------------
 
 
+CHUNK_FILES: Final = 32
+"""Files handed to a worker process at a time by :func:`validate_many`."""
+
+Stat = tuple[str, tuple[int, int], str]
+
+
 @dataclass(frozen=True)
-class _Job:
-    path: Path
-    sidecar: Path | None
-    policy: Policy
+class _Chunk:
+    """Files handed to a worker at once, and what it needs to check them: a few hundred bytes
+    however many files share a policy."""
+
+    paths: list[str]
+    policies: tuple[Policy, ...]  # the distinct policies of these files
+    which: tuple[int, ...] | None  # each file's policy, by index; None: all the first
     limits: Limits
-    content_id: str | None
-    cache_db: str | None
-    key_salt: str
+    cache_db: str | None = None  # with a cache: the database, for read-only look-ups
+    salts: tuple[str, ...] = ()  # ... the cache key salt of each policy
+    sidecars: tuple[str | None, ...] = ()  # ... each file's sidecar
+    content_ids: tuple[str | None, ...] = ()  # ... the content ids known without reading
+    hits: tuple[tuple[Finding, ...] | None, ...] = ()  # ... results found in the cache
 
 
-Stat = tuple[Path, tuple[int, int], str]
+# a file's result from a worker, with a cache: findings, content id, stats, where found
+_Cached = tuple[tuple[Finding, ...], str | None, tuple[Stat, ...], int]
+_FRESH, _WORKER_HIT, _PARENT_HIT = 0, 1, 2  # validated; found in the cache by a worker, by us
 
 
-@dataclass(frozen=True)
-class _Done:
-    report: Report
-    content_id: str | None
-    stats: tuple[Stat, ...]
-    from_cache: bool
+def _check_chunk(chunk: _Chunk) -> list[tuple[Finding, ...]]:
+    """Worker side, no cache: each file's findings (an empty tuple for a clean file)."""
+    policies, which, limits = chunk.policies, chunk.which, chunk.limits
+    out: list[tuple[Finding, ...]] = []
+    for i, path in enumerate(chunk.paths):
+        policy = policies[0] if which is None else policies[which[i]]
+        findings = _inspect(Path(path), policy, limits)
+        out.append(tuple(findings) if findings else ())
+    return out
 
 
-def _hash_content(job: _Job) -> tuple[str | None, tuple[Stat, ...]]:
+def _hash_content(path: str, sidecar: str | None) -> tuple[str | None, tuple[Stat, ...]]:
     """The content id of the file (and its sidecar, whose fields count too), by hashing."""
     parts, stats = [], []
-    for p in (job.path, job.sidecar):
+    for p in (path, sidecar):
         if p is None:
             continue
         try:
@@ -540,22 +574,139 @@ def _hash_content(job: _Job) -> tuple[str | None, tuple[Stat, ...]]:
     return "+".join(parts), tuple(stats)
 
 
-def _run_job(job: _Job) -> _Done:
-    content_id: str | None = job.content_id
-    stats: tuple[Stat, ...] = ()
-    if job.cache_db is not None and content_id is None:
-        content_id, stats = _hash_content(job)
-        if content_id is not None:
-            cached = ValidationCache.lookup(job.cache_db, content_id, job.key_salt)
-            if cached is not None:
-                return _Done(Report(job.path, cached), content_id, stats, True)
-    return _Done(Report(job.path, _inspect(job.path, job.policy, job.limits)), content_id, stats,
-                 False)
+def _check_chunk_cached(chunk: _Chunk) -> list[_Cached]:
+    """Worker side, with a cache: hash what has no content id yet, look it up, else validate."""
+    policies, which, limits = chunk.policies, chunk.which, chunk.limits
+    out: list[_Cached] = []
+    for i, path in enumerate(chunk.paths):
+        k = 0 if which is None else which[i]
+        known = chunk.hits[i]
+        if known is not None:
+            out.append((known, chunk.content_ids[i], (), _PARENT_HIT))
+            continue
+        content_id = chunk.content_ids[i]
+        stats: tuple[Stat, ...] = ()
+        if chunk.cache_db is not None and content_id is None:
+            content_id, stats = _hash_content(path, chunk.sidecars[i])
+            if content_id is not None:
+                cached = ValidationCache.lookup(chunk.cache_db, content_id, chunk.salts[k])
+                if cached is not None:
+                    out.append((tuple(cached), content_id, stats, _WORKER_HIT))
+                    continue
+        out.append((tuple(_inspect(Path(path), policies[k], limits)), content_id, stats, _FRESH))
+    return out
 
 
 def _serial(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     for item in items:
         yield fn(item)
+
+
+def _grouped(paths: Iterable[str], policies: PolicyResolver, size: int
+             ) -> Iterator[tuple[list[str], tuple[Policy, ...], tuple[int, ...] | None]]:
+    """The paths in runs of ``size``, each with its distinct policies and which file has which."""
+    batch: list[str] = []
+    for p in paths:
+        batch.append(p)
+        if len(batch) == size:
+            yield batch, *_policies_of(batch, policies)
+            batch = []
+    if batch:
+        yield batch, *_policies_of(batch, policies)
+
+
+def _policies_of(batch: list[str], policies: PolicyResolver
+                 ) -> tuple[tuple[Policy, ...], tuple[int, ...] | None]:
+    distinct: dict[int, int] = {}
+    found: list[Policy] = []
+    which = []
+    for p in batch:
+        pol = policies.for_file(p)
+        k = distinct.get(id(pol))
+        if k is None:
+            k = distinct[id(pol)] = len(found)
+            found.append(pol)
+        which.append(k)
+    return tuple(found), (None if len(found) == 1 else tuple(which))
+
+
+def validate_stream(
+    paths: Iterable[str],
+    resolver: PolicyResolver,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    cache: ValidationCache | None = None,
+    runner: Runner[Any, Any] | None = None,
+    chunk: int = CHUNK_FILES,
+) -> Iterator[tuple[str, tuple[Finding, ...]]]:
+    """The engine of :func:`validate_many`: ``(path, findings)`` per file, in the order given,
+    with nothing per file kept once it is yielded (for archives of any size).
+
+    ``runner`` maps a function over chunks of ``chunk`` files (see :func:`validate_many`). Paths
+    are consumed lazily, so a broken policy file may raise ``PolicyError`` after some files were
+    yielded.
+    """
+    run: Runner[Any, Any] = runner if runner is not None else _serial
+    planned: deque[_Chunk] = deque()  # handed to the runner, results not yet back
+    if cache is None:
+        def plain() -> Iterator[_Chunk]:
+            for batch, pols, which in _grouped(paths, resolver, chunk):
+                planned.append(_Chunk(batch, pols, which, limits))
+                yield planned[-1]
+
+        for found in run(_check_chunk, plain()):
+            yield from zip(planned.popleft().paths, found, strict=True)
+        return
+    salts: dict[int, str] = {}
+    memo: dict[str, Any] = {}
+    db = str(cache.db_path)
+
+    def cached() -> Iterator[_Chunk]:
+        for batch, pols, which in _grouped(paths, resolver, chunk):
+            k_salts = []
+            for pol in pols:
+                salt = salts.get(id(pol))
+                if salt is None:
+                    salt = salts[id(pol)] = cache.salt(pol.digest, limits)
+                k_salts.append(salt)
+            sides = [sidecars.find(Path(p)) for p in batch]
+            known = cache.known_content_ids(batch, memo=memo)
+            with_side = [i for i, side in enumerate(sides) if side is not None]
+            known_sides = cache.known_content_ids([s for s in sides if s is not None], memo=memo)
+            for n, i in enumerate(with_side):
+                side_id = known_sides.get(n)
+                if i in known:
+                    if side_id is None:
+                        del known[i]
+                    else:
+                        known[i] = f"{known[i]}+{side_id}"
+            hits: list[tuple[Finding, ...] | None] = []
+            for i in range(len(batch)):
+                cid = known.get(i)
+                hit = (cache.get(cid, k_salts[0 if which is None else which[i]])
+                       if cid is not None else None)
+                hits.append(tuple(hit) if hit is not None else None)
+            planned.append(_Chunk(batch, pols, which, limits, db, tuple(k_salts),
+                                  tuple(None if s is None else os.fspath(s) for s in sides),
+                                  tuple(known.get(i) for i in range(len(batch))), tuple(hits)))
+            yield planned[-1]
+
+    try:
+        for found_cached in run(_check_chunk_cached, cached()):
+            done = planned.popleft()
+            for i, (findings, content_id, stats, where_found) in enumerate(found_cached):
+                if where_found == _WORKER_HIT:
+                    cache.hits += 1  # a hit found here was counted by cache.get
+                for where, stat, part_id in stats:
+                    cache.remember_stat(Path(where), stat, part_id)
+                if (where_found == _FRESH and content_id is not None
+                        and not any(f.code in _TIME_DEPENDENT or f.code in _IO_CODES
+                                    for f in findings)):
+                    k = 0 if done.which is None else done.which[i]
+                    cache.put(content_id, done.salts[k], findings)
+                yield done.paths[i], findings
+    finally:
+        cache.flush()
 
 
 def validate_many(
@@ -570,74 +721,29 @@ def validate_many(
     """Validate many files; yield one :class:`Report` per file, in the order given.
 
     Args:
-        paths: image files (expand folders first, e.g. with ``photometa.batch.expand_paths``).
+        paths: image files (expand folders first, e.g. with ``photometa.batch.expand_paths``);
+            consumed lazily, a few chunks ahead of the reports yielded.
         policy: as for :func:`validate`; ``None`` finds each file's policy by walking up.
         cache: a :class:`ValidationCache`; files whose content, policy and photometa are unchanged
             since a previous run are not read again.
         runner: ``runner(fn, items)`` maps ``fn`` over ``items`` in order, e.g. in worker processes
             (``functools.partial(photometa.batch.run_many, workers=4)``); default: in this process.
+            Each item is a chunk of files.
         resolver: finds each file's policy (made from ``policy`` when not given); its ``loaded``
             attribute then tells which policy files were used.
 
     Raises:
-        PolicyError: a policy file is broken (before any file is validated).
+        PolicyError: a policy file is broken (before any file is validated when ``paths`` is a
+            list or another sequence; a lazy iterable is validated as it is read).
     """
-    run: Runner[Any, Any] = runner if runner is not None else _serial
     policies = resolver if resolver is not None else PolicyResolver(policy)
-    files = [Path(p) for p in paths]
-    applied = [policies.for_file(p) for p in files]
-    if cache is None:
-        jobs = (_Job(p, None, pol, limits, None, None, "")
-                for p, pol in zip(files, applied, strict=True))
-        for plain in run(_run_job, jobs):
-            yield plain.report
-        return
-    sides = [sidecars.find(p) for p in files]
-    by_policy: dict[int, str] = {}
-    salts = []
-    for pol in applied:
-        salt = by_policy.get(id(pol))
-        if salt is None:
-            salt = by_policy[id(pol)] = cache.salt(pol.digest, limits)
-        salts.append(salt)
-    known = cache.known_content_ids(files)
-    with_side = [i for i, side in enumerate(sides) if side is not None]
-    known_sides = cache.known_content_ids([s for s in sides if s is not None])
-    for n, i in enumerate(with_side):
-        side_id = known_sides.get(n)
-        if i in known:
-            if side_id is None:
-                del known[i]
-            else:
-                known[i] = f"{known[i]}+{side_id}"
-    ready: dict[int, Report] = {}
-    pending: list[_Job] = []
-    for i, (p, pol) in enumerate(zip(files, applied, strict=True)):
-        cid = known.get(i)
-        if cid is not None:
-            hit = cache.get(cid, salts[i])
-            if hit is not None:
-                ready[i] = Report(p, hit)
-                continue
-        pending.append(_Job(p, sides[i], pol, limits, cid, str(cache.db_path), salts[i]))
-    results = iter(run(_run_job, pending))
-    try:
-        for i in range(len(files)):
-            if i in ready:
-                yield ready[i]
-                continue
-            done: _Done = next(results)
-            if done.from_cache:
-                cache.hits += 1
-            for where, stat, part_id in done.stats:
-                cache.remember_stat(where, stat, part_id)
-            if (not done.from_cache and done.content_id is not None
-                    and not any(f.code in _TIME_DEPENDENT or f.code in _IO_CODES
-                                for f in done.report.findings)):
-                cache.put(done.content_id, salts[i], done.report.findings)
-            yield done.report
-    finally:
-        cache.flush()
+    if isinstance(paths, Sequence):
+        for p in paths:
+            policies.base(p)
+    names = (os.fspath(p) for p in paths)
+    for path, findings in validate_stream(names, policies, limits=limits, cache=cache,
+                                          runner=runner):
+        yield Report(Path(path), list(findings))
 
 
 def select_changed(
