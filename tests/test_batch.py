@@ -301,3 +301,34 @@ def test_interrupted_tag_run_finishes_when_run_again(make_jpeg: Callable[..., Pa
     assert f"wrote {n - len(done)}, unchanged {len(done)}, failed 0" in again.stderr
     assert all(photometa.read(p).location.city == "Hamhung" for p in images)
     assert {p: p.stat().st_mtime_ns for p in done} == stamps  # finished files left alone
+
+
+def _replace_with_new(path: Path) -> Path:
+    from photometa._fileio import atomic_replace
+
+    with atomic_replace(path) as f:
+        f.write(b"new")
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_chunk_syncs_its_folder_once_before_its_results(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [tmp_path / f"f{i}" for i in range(5)]
+    for p in paths:
+        p.write_bytes(b"old")
+    folder_syncs: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            folder_syncs.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    seen = []
+    for done in batch.run_many(_replace_with_new, paths, workers=1, chunk=2):
+        seen.append((done, len(folder_syncs)))
+    # chunks of 2, 2 and 1 files: one folder fsync each, made before the chunk's results
+    assert seen == [(paths[0], 1), (paths[1], 1), (paths[2], 2), (paths[3], 2), (paths[4], 3)]
+    assert set(folder_syncs) == {str(tmp_path.resolve())}

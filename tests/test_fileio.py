@@ -293,3 +293,88 @@ def test_the_closer_stops_when_idle_and_around_forks_without_deadlock(
 
 def _open_files_under(folder: Path) -> list[str]:
     return [p for p in _open_files() if p.startswith(str(folder))]
+
+
+# -- deferring the folder fsync ------------------------------------------------------------------
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Every fsync from now on, as (what the descriptor names, whether it is a folder)."""
+    synced: list[tuple[str, bool]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), os.path.isdir(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def _replace(path: Path, data: bytes) -> None:
+    with fileio.atomic_replace(path) as f:
+        f.write(data)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+
+
+@needs_proc
+def test_each_write_syncs_its_folder_outside_a_block(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [tmp_path / f"f{i}" for i in range(3)]
+    for p in paths:
+        p.write_bytes(b"old")
+    synced = _record_fsyncs(monkeypatch)
+    for p in paths:
+        _replace(p, b"new")
+    assert [is_dir for _, is_dir in synced] == [False, True] * 3
+    assert {name for name, is_dir in synced if is_dir} == {str(tmp_path.resolve())}
+
+
+@needs_proc
+def test_a_block_syncs_each_folder_once_when_it_ends(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = [tmp_path / "a", tmp_path / "b"]
+    paths = [folder / f"f{i}" for folder in folders for i in range(3)]
+    for p in paths:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"old")
+    synced = _record_fsyncs(monkeypatch)
+    with fileio.deferred_folder_sync():
+        with fileio.deferred_folder_sync():  # nested: the outer block syncs
+            for p in paths:
+                _replace(p, b"new")
+        assert not any(is_dir for _, is_dir in synced)
+        assert len(synced) == len(paths)  # every file itself was fsynced before its rename
+    assert sorted(name for name, is_dir in synced if is_dir) == sorted(
+        str(f.resolve()) for f in folders)
+    assert all(p.read_bytes() == b"new" for p in paths)
+    assert not fileio.defer_folder_sync(tmp_path)  # the block is closed
+
+
+@needs_proc
+def test_a_failing_block_still_syncs_what_it_wrote(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "f"
+    p.write_bytes(b"old")
+    synced = _record_fsyncs(monkeypatch)
+    with pytest.raises(RuntimeError), fileio.deferred_folder_sync():
+        _replace(p, b"new")
+        raise RuntimeError("the caller's own failure")
+    assert (str(tmp_path.resolve()), True) in synced
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_defer_for_its_parent(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    with fileio.deferred_folder_sync():
+        assert fileio.defer_folder_sync(tmp_path)
+        pid = os.fork()
+        if pid == 0:  # the child: its parent's block is not its own
+            os.write(write_end, b"1" if fileio.defer_folder_sync(tmp_path) else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+    assert os.read(read_end, 1) == b"0"
+    os.close(read_end)
+    os.close(write_end)

@@ -9,7 +9,8 @@ EXPECTED = [
     "LimitExceededError", "Limits", "Location", "PhotoContext", "Photographer", "PhotometaError",
     "Policy", "PolicyError", "PolicyViolationError", "ReadResult", "Report", "Restriction",
     "Subject", "UnsupportedFormatError", "WriteError", "WriteOutcome", "__version__",
-    "json_schema", "load_policy", "read", "read_detailed", "read_many", "validate", "write",
+    "deferred_folder_sync", "json_schema", "load_policy", "read", "read_detailed", "read_many",
+    "validate", "write",
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._binary import DEFAULT_LIMITS, Limits
+from ._fileio import deferred_folder_sync
 from .api import ReadResult, WriteOutcome, read, read_detailed, write
 from .batch import read_many
 from .errors import (
@@ -55,6 +56,7 @@ __all__ = [
     "WriteError",
     "WriteOutcome",
     "__version__",
+    "deferred_folder_sync",
     "json_schema",
     "load_policy",
     "read",

@@ -23,6 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._fileio import deferred_folder_sync
 from .api import ReadResult, SidecarMode, SidecarNaming, read_detailed
 from .errors import PhotometaError
 from .formats import REGISTRY
@@ -155,7 +156,15 @@ def _call(fn: Callable[[T], R], item: T, on_error: Callable[[T, BaseException], 
 
 def _chunk(fn: Callable[[T], R], items: list[T],
            on_error: Callable[[T, BaseException], R] | None) -> list[R]:
-    return [_call(fn, item, on_error) for item in items]
+    # the renames of a chunk's writes are made durable together, before its results are given
+    with deferred_folder_sync():
+        return [_call(fn, item, on_error) for item in items]
+
+
+def _in_process(fn: Callable[[T], R], items: Iterator[T], chunk: int,
+                on_error: Callable[[T, BaseException], R] | None) -> Iterator[R]:
+    while batch := list(islice(items, max(chunk, 1))):
+        yield from _chunk(fn, batch, on_error)
 
 
 def _worker_init() -> None:
@@ -179,7 +188,9 @@ def run_many(
         fn: a picklable (module-level) function of one item.
         items: consumed lazily; may be a generator of any length.
         workers: worker processes; ``None``: :func:`default_workers`; ``1``: run in this process.
-        chunk: items handed to a worker at a time.
+        chunk: items handed to a worker at a time (and run at a time in this process). The
+            folder fsyncs of a chunk's writes are made once per folder when it ends
+            (:func:`~photometa.deferred_folder_sync`), before its results are yielded.
         on_error: ``on_error(item, exception)`` gives the result for an item whose ``fn`` raised
             (module-level, picklable); without it the exception propagates and ends the batch.
         in_process_below: batches with fewer items than this run in this process.
@@ -193,13 +204,11 @@ def run_many(
     n = workers if workers is not None else default_workers()
     it = iter(items)
     if n <= 1:
-        for item in it:
-            yield _call(fn, item, on_error)
+        yield from _in_process(fn, it, chunk, on_error)
         return
     head = list(islice(it, max(in_process_below, 1)))
     if len(head) < in_process_below:
-        for item in head:
-            yield _call(fn, item, on_error)
+        yield from _in_process(fn, iter(head), chunk, on_error)
         return
     source: Iterator[T] = iter(head)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from .._binary import Limits, check_limit
-from .._fileio import TEMP_PREFIX, atomic_replace
+from .._fileio import TEMP_PREFIX, atomic_replace, defer_folder_sync, sync_folder
 from .._metadata import Blocks
 from ..errors import CorruptFileError, WriteError
 from . import Container
@@ -226,7 +226,8 @@ def write_file(path: Path, data: bytes, *, mode_from: os.stat_result | None = No
                                  "nothing was written", path=path,
                                  code="changed-meanwhile") from None
             os.replace(tmp, path)
-        _fsync_dir(directory)
+        if not defer_folder_sync(directory):
+            sync_folder(directory)
     except OSError as err:
         if isinstance(err, WriteError):
             raise
@@ -236,15 +237,6 @@ def write_file(path: Path, data: bytes, *, mode_from: os.stat_result | None = No
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 CONTAINER: Final = Container(
