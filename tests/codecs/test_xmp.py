@@ -1395,3 +1395,131 @@ def test_errors_and_limits_are_those_of_the_whole_packet() -> None:
     commented = wrap("<!-- <!DOCTYPE x> --><dc:source>s</dc:source>")
     assert xmp._parse_plain(commented, 64) is None
     assert XmpPacket.parse(commented).get("dc:source", "text") == "s"
+
+
+def test_no_private_elementtree_hooks() -> None:
+    """The C parse gets namespace declarations through the documented ``start_ns`` target
+    method, not ``XMLParser._setevents``."""
+    import inspect
+
+    from photometa.codecs import xmp
+
+    assert "_setevents" not in inspect.getsource(xmp)
+    # comments and processing instructions go through the C builder's own handlers
+    xml = wrap("<dc:source>a<!-- c -->b<?pi x?>c</dc:source>")
+    stripped = xmp._strip_wrapper(xml)
+    plain = xmp._parse_plain(stripped, 64)
+    assert plain is not None
+    assert (_tree(plain[0]), plain[1]) == _reference_parse(stripped)
+    assert XmpPacket.parse(xml).get("dc:source", "text") == "abc"
+
+
+# ------------------------------------------------------- the tree readers: _Reader and the fast one
+
+
+def _reader_results(xml: bytes) -> tuple[Any, Any]:
+    """(what _Reader reads, what _read_rdf reads) from the rdf:RDF of ``xml``."""
+    from photometa.codecs import xmp
+
+    root, _declared = xmp._parse_checked(xml, 64)
+    assert root is not None
+    rdf = xmp._find_rdf(root)
+    assert rdf is not None
+    reader = xmp._Reader(rdf, len(xml) + 1000, has_node_ids=False)
+    return (reader.props, reader.about), xmp._read_rdf(rdf)
+
+
+def _dump(node: Any) -> Any:
+    return (node.kind, node.value, node.lang, node.uri,
+            [(k, _dump(v)) for k, v in node.fields.items()], [_dump(v) for v in node.items])
+
+
+READER_CASES = [
+    ALL_FORMS,
+    # typed nodes, several nodes in one property, an array among them, rdf:value attributes
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="' + RDF + '"'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:e="http://e/">'
+    '<rdf:Description about="old" e:a="1" xml:lang="en" rdf:ID="i" plain="p">'
+    '<dc:a><e:T e:f="v"><dc:b>t</dc:b></e:T></dc:a>'
+    '<dc:b xml:lang="de"><rdf:Description/><rdf:Bag><rdf:li>1</rdf:li></rdf:Bag></dc:b>'
+    '<dc:c xml:lang="fr"><rdf:Seq><rdf:li xml:lang="x">a</rdf:li><e:no>skip</e:no></rdf:Seq></dc:c>'
+    '<dc:d rdf:value="v" e:q="w">  text  </dc:d><dc:e e:q="w">   </dc:e>'
+    '<dc:f rdf:resource="r" e:q="ignored"/><dc:g rdf:parseType="Literal">a<b>c</b>d</dc:g>'
+    '<dc:h rdf:parseType="Resource" xml:lang="it" e:x="1"><e:y>2</e:y>tail</dc:h>'
+    '<plain>skipped</plain><dc:a>again</dc:a>'
+    '<dc:i xml:space="preserve" rdf:ID="z"> s </dc:i><dc:j><plain e:k="v"/></dc:j>'
+    '</rdf:Description><rdf:Bag rdf:about="later"><dc:k>top bag</dc:k></rdf:Bag>'
+    "</rdf:RDF></x:xmpmeta>",
+]
+
+
+@pytest.mark.parametrize("text", READER_CASES)
+def test_fast_reader_reads_what_reader_reads(text: str) -> None:
+    (props, about), (fast_props, fast_about) = _reader_results(text.encode("utf-8"))
+    assert fast_about == about
+    assert [(k, _dump(v)) for k, v in fast_props.items()] == [
+        (k, _dump(v)) for k, v in props.items()
+    ]
+
+
+_XML_NAMES = st.sampled_from(
+    ["dc:a", "dc:b", "e:c", "rdf:value", "rdf:type", "rdf:li", "rdf:Description", "rdf:Bag",
+     "rdf:Seq", "rdf:Alt", "e:T", "plain"]
+)
+_XML_ATTRS = st.lists(
+    st.sampled_from(
+        ['dc:a="1"', 'e:c="2"', 'rdf:value="3"', 'xml:lang="en"', 'xml:lang="x-default"',
+         'rdf:parseType="Resource"', 'rdf:parseType="Literal"', 'rdf:resource="r"',
+         'rdf:about="ab"', 'about="old"', 'plain="p"', 'xml:space="preserve"', 'rdf:ID="i"']
+    ),
+    max_size=3,
+    unique_by=lambda a: a.split("=")[0],
+)
+_XML_TEXT = st.sampled_from(["", "t", " ", "\n  ", "a&amp;b", "<![CDATA[<x>]]>", "x<!--c-->y"])
+
+
+@st.composite
+def _rdf_element(draw: st.DrawFn, depth: int = 0) -> str:
+    name = draw(_XML_NAMES)
+    attrs = "".join(" " + a for a in draw(_XML_ATTRS))
+    if depth >= 5 or draw(st.booleans()):
+        return f"<{name}{attrs}>{draw(_XML_TEXT)}</{name}>"
+    children = draw(st.lists(_rdf_element(depth + 1), min_size=1, max_size=3))
+    return f"<{name}{attrs}>{draw(_XML_TEXT)}{''.join(children)}{draw(_XML_TEXT)}</{name}>"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tops=st.lists(_rdf_element(), min_size=1, max_size=3), lead=_XML_TEXT)
+def test_fast_reader_agrees_on_any_rdf(tops: list[str], lead: str) -> None:
+    xml = (
+        f'<rdf:RDF xmlns:rdf="{RDF}" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        f' xmlns:e="http://e/">{lead}{"".join(tops)}</rdf:RDF>'
+    ).encode()
+    (props, about), (fast_props, fast_about) = _reader_results(xml)
+    assert fast_about == about
+    assert [(k, _dump(v)) for k, v in fast_props.items()] == [
+        (k, _dump(v)) for k, v in props.items()
+    ]
+
+
+def test_deep_limits_and_node_ids_keep_the_reader() -> None:
+    """Packets with rdf:nodeID, and parses allowed to nest past the fast reader's depth, are
+    read by _Reader: same values, same errors."""
+    from photometa.codecs import xmp
+
+    body = "".join(f"<dc:d{i}>" for i in range(150)) + "x" + "".join(
+        f"</dc:d{i}>" for i in reversed(range(150))
+    )
+    deep = wrap(f"<dc:top>{body}</dc:top>")
+    with pytest.raises(LimitExceededError):
+        XmpPacket.parse(deep)
+    generous = Limits(max_xml_depth=xmp._FAST_MAX_DEPTH + 100)
+    packet = XmpPacket.parse(deep, limits=generous)
+    assert packet.count("dc:top") == 1
+    shared = wrap(
+        '<dc:a rdf:nodeID="n"/><dc:b rdf:nodeID="n"/>'
+        '</rdf:Description><rdf:Description rdf:nodeID="n" dc:c="v"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    )
+    packet = XmpPacket.parse(shared)
+    assert packet.get("dc:a/dc:c", "text") == "v" and packet.get("dc:b/dc:c", "text") == "v"

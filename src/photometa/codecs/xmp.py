@@ -108,6 +108,7 @@ _RDF_NODEID: Final = f"{{{_RDF}}}nodeID"
 _RDF_RESOURCE: Final = f"{{{_RDF}}}resource"
 _RDF_PARSETYPE: Final = f"{{{_RDF}}}parseType"
 _XML_LANG: Final = f"{{{_XML}}}lang"
+_RDF_TYPE: Final = f"{{{_RDF}}}type"
 _XML_ATTR: Final = f"{{{_XML}}}"  # xml:lang, xml:space ... are not properties
 _ARRAY_TAGS: Final[dict[str, str]] = {
     f"{{{_RDF}}}Bag": "bag",
@@ -251,7 +252,6 @@ def _simple(value: str, lang: str | None = None) -> _Node:
 
 
 _MAX_ELEMENTS: Final = 100_000
-_NS_EVENTS: Final = ("start-ns",)
 
 # Expanded names ("uri}local" from expat) -> Clark names ("{uri}local"), shared by every parse
 # (bounded: hostile packets cannot grow it without end).
@@ -294,6 +294,19 @@ def _parse_xml(xml: bytes, max_depth: int) -> tuple[Element | None, list[tuple[s
     return fast if fast is not None else _parse_checked(xml, max_depth)
 
 
+class _Builder(TreeBuilder):
+    """ElementTree's tree builder, also keeping the namespace declarations in document order.
+
+    ``start_ns`` is the documented hook of ``XMLParser`` targets; ``start``, ``end``, ``data``
+    and ``close`` stay the C builder's own, so the parser calls no Python code for them.
+    """
+
+    declared: list[tuple[str, str]]  # set by the caller (no Python __init__: cheaper)
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.declared.append((prefix, uri))
+
+
 def _parse_plain(
     xml: bytes, max_depth: int
 ) -> tuple[Element | None, list[tuple[str, str]]] | None:
@@ -303,12 +316,9 @@ def _parse_plain(
     tags = xml.count(b"<")  # at least one per element
     if tags > _MAX_ELEMENTS:
         return None
-    parser = XMLParser(target=TreeBuilder(), encoding="utf-8")
-    events: list[tuple[str, tuple[str, str]]] = []
-    setevents = getattr(parser, "_setevents", None)
-    if setevents is None:  # pragma: no cover - every CPython since 3.4 has it
-        return None
-    setevents(events, _NS_EVENTS)
+    builder = _Builder()
+    builder.declared = []
+    parser = XMLParser(target=builder, encoding="utf-8")
     try:
         parser.feed(xml)
         root: Element | None = parser.close()
@@ -322,7 +332,7 @@ def _parse_plain(
                 break
         else:
             return None
-    return root, [ns for _event, ns in events]
+    return root, builder.declared
 
 
 def _parse_checked(xml: bytes, max_depth: int) -> tuple[Element | None, list[tuple[str, str]]]:
@@ -594,7 +604,7 @@ class _Reader:
         if el.tag != _RDF_DESC and el.tag[0] == "{":  # a typed node: its type is a property
             typed = _simple(el.tag[1:].replace("}", "", 1))
             typed.uri = True
-            fields[f"{{{_RDF}}}type"] = typed
+            fields[_RDF_TYPE] = typed
         self._description(el, fields)
 
     def _array(self, el: Element, kind: str, lang: str | None) -> _Node:
@@ -621,6 +631,131 @@ class _Reader:
             return self._array(first, kind, lang)
         finally:
             self.resolving.pop()
+
+
+# Packets without rdf:nodeID (nearly all) are read by the functions below instead of _Reader:
+# the same rules without node references, with the usual forms (a property or an rdf:li with
+# only text) handled in the loops rather than by a call each. Their recursion is shallower than
+# _Reader's; packets allowed to nest deeper than this go to _Reader, so that running out of
+# stack is reported the same way.
+_FAST_MAX_DEPTH: Final = 100
+
+# Clark attribute name -> whether the attribute is a property (shared, bounded)
+_PROPERTY_ATTRS: dict[str, bool] = {}
+
+
+def _is_property_attr(name: str) -> bool:
+    known = _PROPERTY_ATTRS.get(name)
+    if known is None:
+        known = (
+            name[0] == "{" and name not in _RDF_SYNTAX_ATTRS and not name.startswith(_XML_ATTR)
+        )
+        if len(_PROPERTY_ATTRS) < _CLARK_CACHE_MAX:
+            _PROPERTY_ATTRS[name] = known
+    return known
+
+
+def _read_rdf(rdf: Element) -> tuple[dict[str, _Node], str]:
+    """The properties and rdf:about of an rdf:RDF element without rdf:nodeID anywhere."""
+    props: dict[str, _Node] = {}
+    about = ""
+    for el in rdf:
+        # old writers (ExifTool 4, early Adobe) spelled it without the rdf: prefix
+        found = el.get(_RDF_ABOUT) or el.get("about")
+        if found and not about:
+            about = found
+        _read_fields(el, props)
+    return props, about
+
+
+def _read_fields(el: Element, fields: dict[str, _Node]) -> None:
+    """Add the properties of a node element (attributes and child elements) to fields."""
+    known = _PROPERTY_ATTRS
+    for name, value in el.items():
+        flag = known.get(name)
+        if flag is None:
+            flag = _is_property_attr(name)
+        if flag:
+            fields[name] = _Node("simple", value)
+    for child in el:
+        tag = child.tag
+        if tag[0] == "{":
+            if len(child) or child.keys():
+                fields[tag] = _read_value(child)
+            else:  # plain text
+                fields[tag] = _Node("simple", child.text or "")
+
+
+def _read_value(el: Element) -> _Node:
+    """The value of a property element (or rdf:li) with attributes or children."""
+    lang = el.get(_XML_LANG)
+    parse_type = el.get(_RDF_PARSETYPE)
+    if parse_type == "Resource":
+        node = _Node("struct", "", lang)
+        _read_fields(el, node.fields)
+        return node
+    if parse_type is not None:  # "Literal" (or unknown): keep the text content
+        return _Node("simple", "".join(_itertext(el)), lang)
+    count = len(el)
+    if count == 1:
+        child = el[0]
+        kind = _ARRAY_TAGS.get(child.tag)
+        if kind is not None:
+            return _read_array(child, kind, lang)
+        node = _Node("struct", "", lang)
+        _read_node(child, node.fields)
+        return node
+    if count:  # invalid RDF (several nodes): keep them all
+        node = _Node("struct", "", lang)
+        for child in el:
+            _read_node(child, node.fields)
+        return node
+    resource = el.get(_RDF_RESOURCE)
+    if resource is not None:
+        node = _Node("simple", resource, lang)
+        node.uri = True
+        return node
+    text = el.text or ""
+    known = _PROPERTY_ATTRS
+    for name in el.keys():  # noqa: SIM118 - an Element, not a dict
+        flag = known.get(name)
+        if flag is None:
+            flag = _is_property_attr(name)
+        if flag:
+            break
+    else:
+        return _Node("simple", text, lang)
+    node = _Node("struct", "", lang)
+    if text.strip():
+        node.fields[_RDF_VALUE] = _Node("simple", text)
+    _read_fields(el, node.fields)
+    return node
+
+
+def _read_node(el: Element, fields: dict[str, _Node]) -> None:
+    """A node element inside a property: rdf:Description or a typed node (or an array)."""
+    tag = el.tag
+    kind = _ARRAY_TAGS.get(tag)
+    if kind is not None:  # an array among other nodes (invalid RDF): keep it under rdf:value
+        fields[_RDF_VALUE] = _read_array(el, kind, None)
+        return
+    if tag != _RDF_DESC and tag[0] == "{":  # a typed node: its type is a property
+        typed = _Node("simple", tag[1:].replace("}", "", 1))
+        typed.uri = True
+        fields[_RDF_TYPE] = typed
+    _read_fields(el, fields)
+
+
+def _read_array(el: Element, kind: str, lang: str | None) -> _Node:
+    node = _Node(kind, "", lang)
+    items = node.items
+    for li in el:
+        if li.tag == _RDF_LI:
+            if len(li) or li.keys():
+                items.append(_read_value(li))
+            else:  # plain text
+                items.append(_Node("simple", li.text or ""))
+    return node
 
 
 def _itertext(el: Element) -> Iterator[str]:
@@ -812,11 +947,14 @@ class XmpPacket:
                 return packet  # an x:xmpmeta without rdf:RDF: no properties
             raise CorruptFileError("XML is not XMP: no rdf:RDF element", code="xmp-not-rdf")
         try:
-            reader = _Reader(rdf, len(xml) + 1000, has_node_ids=b"nodeID" in trimmed)
+            if b"nodeID" in trimmed or limits.max_xml_depth > _FAST_MAX_DEPTH:
+                reader = _Reader(rdf, len(xml) + 1000, has_node_ids=b"nodeID" in trimmed)
+                packet._props = reader.props
+                packet._about = reader.about
+            else:
+                packet._props, packet._about = _read_rdf(rdf)
         except RecursionError:
             raise LimitExceededError("XMP nests too deeply", code="limit") from None
-        packet._props = reader.props
-        packet._about = reader.about
         for prefix, uri in declared:
             packet._adopt(uri, prefix)
         return packet
