@@ -122,22 +122,28 @@ ReadAt: TypeAlias = Callable[[int, int], bytes]
 def reader_at(f: BinaryIO) -> ReadAt:
     """A positional reader over ``f`` for walks that jump from header to header.
 
-    On a real file it is one ``pread`` per call: no seek, and no 8 KiB refill of a buffer for
-    the 8 bytes of a chunk header (that halves the cost of walking a PNG's IDAT chunks). Any
-    other binary stream (``BytesIO``, a pipe already read into memory) is read with seek and
+    On a real file it is ``pread``: no seek, and no 8 KiB refill of a buffer for the 8 bytes of
+    a chunk header (that halves the cost of walking a PNG's IDAT chunks). Bytes still in ``f``'s
+    write buffer are flushed first. Any other binary stream (``BytesIO``) is read with seek and
     read. The stream's own position is left undefined; callers seek before reading from it.
     """
     try:
         fd = f.fileno()
     except (AttributeError, OSError, io.UnsupportedOperation):
         fd = -1
-    if fd >= 0 and hasattr(os, "pread") and f.readable():
-        if isinstance(f, io.BufferedWriter | io.BufferedRandom):
+    if fd >= 0 and hasattr(os, "pread"):
+        if f.writable():
             f.flush()  # bytes still in a write buffer must be on the file for pread to see them
         pread = os.pread
 
         def read_fd(offset: int, n: int) -> bytes:
-            return pread(fd, n, offset)
+            data = pread(fd, n, offset)
+            while 0 < len(data) < n:  # a short read before the end of the file: read on
+                more = pread(fd, n - len(data), offset + len(data))
+                if not more:
+                    break
+                data += more
+            return data
 
         return read_fd
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import os
 import queue
 import shutil
@@ -49,6 +48,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Final, Literal, Protocol
 
+from ._binary import reader_at
 from .errors import UnsupportedFormatError, WriteError
 
 try:  # POSIX advisory locks; elsewhere stale temporary files are recognised by age only
@@ -75,7 +75,6 @@ __all__ = [
     "is_temp_name",
     "make_temp",
     "open_regular",
-    "read_at",
     "sampled_equal",
     "sync_folder",
 ]
@@ -162,29 +161,6 @@ def copy_range(src: BinaryIO, src_offset: int, dst: BinaryIO, dst_offset: int, l
     return done
 
 
-def read_at(f: BinaryIO, offset: int, length: int) -> bytes:
-    """Up to ``length`` bytes of ``f`` from ``offset`` (one ``pread`` on a real file; bytes still
-    in ``f``'s write buffer are flushed first)."""
-    try:
-        fd = f.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        fd = -1
-    if fd < 0 or not hasattr(os, "pread"):
-        f.seek(offset)
-        return f.read(length)
-    if f.writable():
-        f.flush()
-    parts = []
-    while length > 0:
-        piece = os.pread(fd, min(length, _CHUNK), offset)
-        if not piece:
-            break
-        parts.append(piece)
-        offset += len(piece)
-        length -= len(piece)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
 def hash_range(f: BinaryIO, offset: int, length: int) -> bytes:
     """BLAKE2b digest of ``length`` bytes of ``f`` from ``offset``."""
     h = hashlib.blake2b(digest_size=32)
@@ -208,11 +184,12 @@ def sampled_equal(a: BinaryIO, a_offset: int, b: BinaryIO, b_offset: int, length
     The cheap check of a copy: it catches a copy from or to the wrong offset, a short copy and
     damage at either end, not damage in the middle of a long range (:func:`hash_range` does).
     """
+    read_a, read_b = reader_at(a), reader_at(b)
     whole = length <= 2 * window
     spans = [(0, length)] if whole else [(0, window), (length - window, window)]
     for start, n in spans:
-        mine = read_at(a, a_offset + start, n)
-        if len(mine) != n or mine != read_at(b, b_offset + start, n):
+        mine = read_a(a_offset + start, n)
+        if len(mine) != n or mine != read_b(b_offset + start, n):
             return False
     return True
 
