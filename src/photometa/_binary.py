@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import mmap
-import os
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from .errors import CorruptFileError, LimitExceededError
 
-__all__ = ["DEFAULT_LIMITS", "Buffer", "Limits", "Reader", "reader_at"]
+__all__ = ["DEFAULT_LIMITS", "Buffer", "Limits", "Reader"]
 
 ByteOrder = Literal["<", ">"]
 Buffer: TypeAlias = bytes | bytearray | memoryview | mmap.mmap
@@ -114,41 +111,3 @@ def check_limit(value: int, limit: int, what: str, *, offset: int | None = None)
             f"{what} of {value} exceeds the limit of {limit}", code="limit", offset=offset
         )
 
-
-ReadAt: TypeAlias = Callable[[int, int], bytes]
-"""``read_at(offset, n)``: up to ``n`` bytes of a file from ``offset`` (fewer at its end)."""
-
-
-def reader_at(f: BinaryIO) -> ReadAt:
-    """A positional reader over ``f`` for walks that jump from header to header.
-
-    On a real file it is ``pread``: no seek, and no 8 KiB refill of a buffer for the 8 bytes of
-    a chunk header (that halves the cost of walking a PNG's IDAT chunks). Bytes still in ``f``'s
-    write buffer are flushed first. Any other binary stream (``BytesIO``) is read with seek and
-    read. The stream's own position is left undefined; callers seek before reading from it.
-    """
-    try:
-        fd = f.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        fd = -1
-    if fd >= 0 and hasattr(os, "pread"):
-        if f.writable():
-            f.flush()  # bytes still in a write buffer must be on the file for pread to see them
-        pread = os.pread
-
-        def read_fd(offset: int, n: int) -> bytes:
-            data = pread(fd, n, offset)
-            while 0 < len(data) < n:  # a short read before the end of the file: read on
-                more = pread(fd, n - len(data), offset + len(data))
-                if not more:
-                    break
-                data += more
-            return data
-
-        return read_fd
-
-    def read_stream(offset: int, n: int) -> bytes:
-        f.seek(offset)
-        return f.read(n)
-
-    return read_stream

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import queue
 import shutil
@@ -44,11 +45,10 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, Literal, Protocol
+from typing import BinaryIO, Final, Literal, Protocol, TypeAlias
 
-from ._binary import reader_at
 from .errors import UnsupportedFormatError, WriteError
 
 try:  # POSIX advisory locks; elsewhere stale temporary files are recognised by age only
@@ -75,6 +75,7 @@ __all__ = [
     "is_temp_name",
     "make_temp",
     "open_regular",
+    "reader_at",
     "sampled_equal",
     "sync_folder",
 ]
@@ -159,6 +160,45 @@ def copy_range(src: BinaryIO, src_offset: int, dst: BinaryIO, dst_offset: int, l
             done += len(chunk)
     dst.seek(dst_offset + length)
     return done
+
+
+ReadAt: TypeAlias = Callable[[int, int], bytes]
+"""``read_at(offset, n)``: up to ``n`` bytes of a file from ``offset`` (fewer at its end)."""
+
+
+def reader_at(f: BinaryIO) -> ReadAt:
+    """A positional reader over ``f`` for walks that jump from header to header.
+
+    On a real file it is ``pread``: no seek, and no 8 KiB refill of a buffer for the 8 bytes of
+    a chunk header (that halves the cost of walking a PNG's IDAT chunks). Bytes still in ``f``'s
+    write buffer are flushed first. Any other binary stream (``BytesIO``) is read with seek and
+    read. The stream's own position is left undefined; callers seek before reading from it.
+    """
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = -1
+    if fd >= 0 and hasattr(os, "pread"):
+        if f.writable():
+            f.flush()  # bytes still in a write buffer must be on the file for pread to see them
+        pread = os.pread
+
+        def read_fd(offset: int, n: int) -> bytes:
+            data = pread(fd, n, offset)
+            while 0 < len(data) < n:  # a short read before the end of the file: read on
+                more = pread(fd, n - len(data), offset + len(data))
+                if not more:
+                    break
+                data += more
+            return data
+
+        return read_fd
+
+    def read_stream(offset: int, n: int) -> bytes:
+        f.seek(offset)
+        return f.read(n)
+
+    return read_stream
 
 
 def hash_range(f: BinaryIO, offset: int, length: int) -> bytes:

@@ -28,7 +28,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
-from .._binary import Limits, check_limit, reader_at
+from .._binary import Limits, check_limit
+from .._fileio import reader_at
 from .._metadata import Blocks
 from ..errors import CorruptFileError, LimitExceededError, PhotometaError
 from . import Container, Update, WriteResult, write_pieces
