@@ -277,3 +277,76 @@ def test_gps_from_exif_with_negative_zero_parts() -> None:
     gps = row.converter.from_exif(_Exif(entries), list(row.exif))  # type: ignore[arg-type]
     assert repr(gps) == repr(Gps(latitude=0.0, longitude=0.0, altitude=0.0))
     assert repr(gps) == repr(Gps(latitude=Fraction(0), longitude=Fraction(0), altitude=0.0))
+
+
+# -- to_edits: converted values are remembered, never mixed up ------------------------------------
+
+def _plain_edits(ctx: PhotoContext, rows: Any) -> mapping.Edits:
+    """to_edits as every converter call spelled out."""
+    edits = mapping.Edits()
+    for row in rows:
+        value = ctx.get_path(row.path)
+        if value == []:
+            value = None
+        conv = row.converter
+        if row.exif:
+            edits.exif.update(conv.to_exif(value, list(row.exif)))
+        if row.iim:
+            edits.iim.update(conv.to_iim(value, list(row.iim)))
+        if row.xmp:
+            edits.xmp.extend(conv.to_xmp(value, list(row.xmp)))
+    return edits
+
+
+_EDIT_CONTEXTS = [
+    {},
+    {"captured_at": "2012-04-15T10:30:05+09:00", "location": {"city": "Kaesong"},
+     "subject": {"keywords": ["a", "b"], "caption": "Café"}},
+    {"captured_at": "2012-04-15T01:30:05+00:00", "location": {"city": "Kaesong "},
+     "subject": {"keywords": ["a", "b", "c"], "caption": "Cafe\u0301"}},
+    {"captured_at": "2012-04-15T01:30:05", "subject": {"keywords": []}},
+    {"location": {"gps": {"latitude": 0.0, "longitude": 0.0}}},
+    {"location": {"gps": {"latitude": -0.0, "longitude": -0.0, "altitude": -0.0}}},
+    {"location": {"gps": {"latitude": 39.0433, "longitude": 125.7553, "altitude": 38.5}}},
+    {"location": {"gps": {"latitude": 39.0433, "longitude": 125.7553, "altitude": -38.5}}},
+]
+
+
+def test_to_edits_equals_the_plain_conversions() -> None:
+    ctxs = [PhotoContext.model_validate(c) for c in _EDIT_CONTEXTS]
+    for _ in range(2):  # the second round from what the first remembered
+        for ctx in ctxs + ctxs[::-1]:
+            for rows in (mapping.ROWS, mapping.ROWS[::2], mapping.ROWS[::-1]):
+                assert mapping.to_edits(ctx, rows) == _plain_edits(ctx, rows)
+
+
+def test_to_edits_gives_each_caller_its_own_lists() -> None:
+    ctx = PhotoContext.model_validate(_EDIT_CONTEXTS[1])
+    first = mapping.to_edits(ctx, mapping.ROWS)
+    for values in first.iim.values():
+        values.append("changed")
+    for _, value in first.xmp:
+        if isinstance(value, list):
+            value.append("changed")
+    assert mapping.to_edits(ctx, mapping.ROWS) == _plain_edits(ctx, mapping.ROWS)
+
+
+def test_to_edits_follows_a_replaced_converter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from photometa import convert
+
+    ctx = PhotoContext.model_validate(_EDIT_CONTEXTS[1])
+    mapping.to_edits(ctx, mapping.ROWS)
+    row = next(r for r in mapping.ROWS if r.path == "location.city")
+    original = convert.CONVERTERS[row.convert]
+
+    class Shouting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(original, name)
+
+        def to_xmp(self, value: Any, homes: Any) -> Any:
+            return [(h, v.upper() if isinstance(v, str) else v)
+                    for h, v in original.to_xmp(value, homes)]
+
+    monkeypatch.setitem(convert.CONVERTERS, row.convert, Shouting())
+    edits = mapping.to_edits(ctx, [row])
+    assert [v for _, v in edits.xmp] == ["KAESONG"] * len(row.xmp)

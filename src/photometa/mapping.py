@@ -456,18 +456,59 @@ class Edits:
     iim: dict[tuple[int, int], list[str]] = field(default_factory=dict)
 
 
+_Converted = tuple[
+    Row,
+    Converter,
+    "dict[tuple[str, int], ExifWrite | None] | None",
+    "dict[tuple[int, int], list[str]] | None",
+    "list[tuple[XmpHome, XmpValue]] | None",
+]
+_CONVERTED: dict[tuple[int, type, str], _Converted] = {}
+"""What the converters made of a row's value, by (id of the row, type and repr of the value):
+they are pure functions of the value, whose type and repr tell it apart from every other value
+(``-0.0`` from ``0.0``, datetimes in other zones...). The row and converter are kept to check
+a hit with (and the row alive while its id is a key)."""
+_CONVERTED_MAX: Final = 2048
+_PATH_PARTS: dict[str, tuple[str, ...]] = {}
+
+
 def to_edits(ctx: PhotoContext, rows: Iterable[Row]) -> Edits:
     """Edits that write the values of ``rows`` from ``ctx`` to every home (``None`` clears)."""
     edits = Edits()
+    exif, iim, xmp = edits.exif, edits.iim, edits.xmp
+    cache = _CONVERTED
     for row in rows:
-        value = ctx.get_path(row.path)
-        if value == []:
+        path = row.path
+        parts = _PATH_PARTS.get(path)
+        if parts is None:
+            parts = _PATH_PARTS[path] = tuple(path.split("."))
+        value: Any = ctx  # ctx.get_path(path), without splitting the path each time
+        for part in parts:
+            if value is None:
+                break
+            value = getattr(value, part)
+        if isinstance(value, list) and not value:
             value = None
-        conv = row.converter
-        if row.exif:
-            edits.exif.update(conv.to_exif(value, list(row.exif)))
-        if row.iim:
-            edits.iim.update(conv.to_iim(value, list(row.iim)))
-        if row.xmp:
-            edits.xmp.extend(conv.to_xmp(value, list(row.xmp)))
+        conv = CONVERTERS[row.convert]
+        key = (id(row), type(value), repr(value))
+        hit = cache.get(key)
+        if hit is None or hit[0] is not row or hit[1] is not conv:
+            hit = (
+                row,
+                conv,
+                conv.to_exif(value, list(row.exif)) if row.exif else None,
+                conv.to_iim(value, list(row.iim)) if row.iim else None,
+                conv.to_xmp(value, list(row.xmp)) if row.xmp else None,
+            )
+            if len(cache) >= _CONVERTED_MAX:
+                cache.clear()
+            cache[key] = hit
+        # copies: what the caller gets is its own to change
+        if hit[2] is not None:
+            exif.update(hit[2])
+        if hit[3] is not None:
+            for home, texts in hit[3].items():
+                iim[home] = list(texts)
+        if hit[4] is not None:
+            xmp.extend((home, list(v) if isinstance(v, list) else v) for home, v in hit[4])
     return edits

@@ -868,3 +868,70 @@ def test_decoded_metadata_digest_is_computed_when_asked() -> None:
     assert bare.current_digest == iim_digest(iim) and bare.stored_digest is None
     assert Metadata().current_digest is None and Metadata().iim_in_sync
     assert decode_blocks(Blocks(iim=b"\x1c\x02")).current_digest is None  # unreadable IIM
+
+
+# -- set() places datasets as the plain algorithm does ---------------------------------------------
+
+def _plain_replace(datasets: list[DataSet], record: int, number: int,
+                   values: list[bytes]) -> list[DataSet]:
+    """Drop every record:number dataset; the new ones go where the first was, else before the
+    first dataset that sorts after record:number; record 2 gets its 2:00 (the rule spelled out)."""
+    kept = [d for d in datasets if (d.record, d.number) != (record, number)]
+    olds = [i for i, d in enumerate(datasets) if (d.record, d.number) == (record, number)]
+    if olds:
+        at = olds[0]
+    else:
+        at = next((i for i, d in enumerate(kept) if (d.record, d.number) > (record, number)),
+                  len(kept))
+    kept[at:at] = [DataSet(record, number, v) for v in values]
+    if record == 2 and number != 0 and values and not any(
+            d.record == 2 and d.number == 0 for d in kept):
+        first = next((i for i, d in enumerate(kept) if d.record == 2), None)
+        if first is not None:
+            kept.insert(first, DataSet(2, 0, b"\x00\x04"))
+    return kept
+
+
+_KEYS = st.sampled_from([(1, 20), (1, 90), (2, 0), (2, 5), (2, 25), (2, 25), (2, 120), (3, 10)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_KEYS, st.binary(max_size=3)), max_size=8),
+    st.lists(st.tuples(_KEYS, st.lists(st.binary(max_size=3), max_size=3)), max_size=6),
+)
+def test_set_raw_places_datasets_like_the_plain_rule(
+    start: list[tuple[tuple[int, int], bytes]],
+    edits: list[tuple[tuple[int, int], list[bytes]]],
+) -> None:
+    block = b"".join(ds(r, n, v) for (r, n), v in start)
+    iim = IimData.decode(block)
+    expected = list(iim.datasets)
+    for (record, number), values in edits:
+        iim.set_raw(record, number, values)
+        expected = _plain_replace(expected, record, number, values)
+        assert iim.datasets == expected
+
+
+def test_encode_writes_new_headers_in_both_length_forms() -> None:
+    iim = IimData.decode(ds(1, 90, CODED_CHARSET_UTF8) + ds(2, 0, b"\x00\x04") + ds(2, 5, b"x"))
+    iim.set_raw(2, 120, [b"a" * 0x7FFF])
+    iim.set_raw(2, 122, [b"b" * 0x8000])
+    data = iim.encode()
+    assert data.startswith(ds(1, 90, CODED_CHARSET_UTF8) + ds(2, 0, b"\x00\x04") + ds(2, 5, b"x"))
+    assert bytes((0x1C, 2, 120, 0x7F, 0xFF)) + b"a" * 0x7FFF in data
+    assert data.endswith(bytes((0x1C, 2, 122, 0x80, 0x04)) + struct.pack(">I", 0x8000)
+                         + b"b" * 0x8000)
+    iim.datasets.append(DataSet(2, 300, b"z"))  # edited by hand: still checked
+    with pytest.raises(InvalidValueError):
+        iim.encode()
+
+
+def test_set_converts_a_legacy_block_once() -> None:
+    iim = IimData.decode(ds(2, 0, b"\x00\x04") + ds(2, 90, "Gen\xe8ve".encode("cp1252")))
+    iim.set(2, 25, ["a"])
+    iim.set(2, 120, ["b"])
+    assert iim.utf8
+    assert iim.get(2, 90) == ["Genève"]
+    assert [(d.record, d.number) for d in iim.datasets] == [(1, 90), (2, 0), (2, 25), (2, 90),
+                                                            (2, 120)]

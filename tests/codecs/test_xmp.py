@@ -1523,3 +1523,142 @@ def test_deep_limits_and_node_ids_keep_the_reader() -> None:
     )
     packet = XmpPacket.parse(shared)
     assert packet.get("dc:a/dc:c", "text") == "v" and packet.get("dc:b/dc:c", "text") == "v"
+
+
+# -- update(), serialize_fitted() and the write fast paths -----------------------------------------
+
+_UPDATE_CASES: list[tuple[str, Kind, Any]] = [
+    ("dc:title", "langalt", "New title"),
+    ("dc:title", "langalt", "Old title"),
+    ("dc:subject", "bag", ["a", "b"]),
+    ("dc:subject", "bag", []),
+    ("dc:subject", "seq", None),
+    ("photoshop:City", "text", "Seoul"),
+    ("photoshop:City", "text", None),
+    ("photoshop:Country", "text", None),
+    ("Iptc4xmpExt:LocationShown[1]/Iptc4xmpExt:City", "text", "Busan"),
+    ("Iptc4xmpExt:LocationShown[2]/Iptc4xmpExt:City", "text", "Daegu"),
+    ("Iptc4xmpExt:LocationShown[1]/Iptc4xmpExt:City", "text", None),
+    ("Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiUrlWork", "text", "https://e.org"),
+    ("Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiEmailWork", "text", None),
+    ("Iptc4xmpExt:LocationCreated[2]/Iptc4xmpExt:City", "text", "x"),
+    ("Iptc4xmpExt:LocationShown[4]/Iptc4xmpExt:City", "text", "x"),
+    ("zz:Unknown", "text", "x"),
+    ("dc:title/zz:Unknown", "text", "x"),
+    ("dc:", "text", "x"),
+    ("dc:title", "nope", "x"),  # type: ignore[list-item]
+    ("dc:title", "text", 5),
+    ("dc:subject", "bag", "not a list"),
+    ("dc:description", "text", "ctl\x00chars\x01 é\r"),
+]
+
+
+def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", action()
+    except InvalidValueError as err:
+        return "error", (str(err), err.code, err.field)
+
+
+@pytest.mark.parametrize("with_city", [False, True])
+def test_update_is_get_then_set(with_city: bool) -> None:
+    """update() changes, returns and raises exactly what get() compared and set() did."""
+    city = "<photoshop:City>Seoul</photoshop:City>" if with_city else ""
+    data = wrap(
+        "<dc:title><rdf:Alt><rdf:li xml:lang='x-default'>Old title</rdf:li>"
+        "<rdf:li xml:lang='de'>Alter Titel</rdf:li></rdf:Alt></dc:title>"
+        "<dc:subject><rdf:Bag><rdf:li>a</rdf:li></rdf:Bag></dc:subject>"
+        "<Iptc4xmpExt:LocationShown><rdf:Bag><rdf:li rdf:parseType='Resource'>"
+        "<Iptc4xmpExt:City>Busan</Iptc4xmpExt:City></rdf:li></rdf:Bag>"
+        "</Iptc4xmpExt:LocationShown>" + city
+    )
+    by_update = XmpPacket.parse(data)
+    by_get_set = XmpPacket.parse(data)
+    for path, kind, value in _UPDATE_CASES:
+
+        def get_then_set(path: str = path, kind: Kind = kind, value: Any = value) -> bool:
+            current = by_get_set.get(path, kind)
+            if current == value or (current in (None, []) and value in (None, [])):
+                return False
+            by_get_set.set(path, kind, value)
+            return True
+
+        expected = _outcome(get_then_set)
+        def update(path: str = path, kind: Kind = kind, value: Any = value) -> bool:
+            return by_update.update(path, kind, value)
+
+        got = _outcome(update)
+        assert got == expected, (path, kind, value)
+        assert by_update.serialize() == by_get_set.serialize(), (path, kind, value)
+
+
+def test_failed_set_deep_in_an_existing_struct_leaves_the_packet_as_it_was() -> None:
+    packet = XmpPacket.parse(wrap(
+        "<Iptc4xmpExt:LocationShown><rdf:Bag><rdf:li rdf:parseType='Resource'>"
+        "<Iptc4xmpExt:City>Busan</Iptc4xmpExt:City></rdf:li></rdf:Bag>"
+        "</Iptc4xmpExt:LocationShown>"
+    ))
+    before = packet.serialize()
+    with pytest.raises(InvalidValueError) as err:
+        packet.set("Iptc4xmpExt:LocationShown[1]/Iptc4xmpExt:Sub/zz:Unknown", "text", "x")
+    assert err.value.code == "xmp-prefix"
+    assert packet.serialize() == before
+    with pytest.raises(InvalidValueError):
+        packet.update("Iptc4xmpExt:LocationShown[3]/Iptc4xmpExt:City", "text", "x")
+    assert packet.serialize() == before
+
+
+@pytest.mark.parametrize("size", [None, 0, 100, 3000, 5000])
+def test_serialize_fitted_is_serialize_to_size_else_serialize(size: int | None) -> None:
+    packet = XmpPacket.new()
+    packet.set("dc:title", "langalt", "A title")
+    packet.set("dc:subject", "bag", ["x", "y"])
+    packet.set("Iptc4xmpCore:CreatorContactInfo/Iptc4xmpCore:CiUrlWork", "text", "u")
+    fitted = packet.serialize_to_size(size) if size is not None else None
+    expected = fitted if fitted is not None else packet.serialize(padding=512)
+    assert packet.serialize_fitted(size, padding=512) == expected
+
+
+def test_serialize_of_every_node_form_is_unchanged() -> None:
+    """The inlined forms (plain fields, items with and without xml:lang) and the general ones
+    (qualifiers, rdf:resource, empty structs and arrays) write as they always did."""
+    packet = XmpPacket.parse(wrap(
+        "<dc:title><rdf:Alt><rdf:li xml:lang='x-default'>T &amp; t</rdf:li></rdf:Alt></dc:title>"
+        "<dc:subject><rdf:Bag><rdf:li>a</rdf:li><rdf:li rdf:resource='http://r'/>"
+        "<rdf:li rdf:parseType='Resource'><rdf:value>q</rdf:value>"
+        "<xmpidq:Scheme xmlns:xmpidq='http://ns.adobe.com/xmp/Identifier/qual/1.0/'>s"
+        "</xmpidq:Scheme></rdf:li></rdf:Bag></dc:subject>"
+        "<dc:creator><rdf:Seq/></dc:creator>"
+        "<photoshop:Credit xml:lang='en'>C</photoshop:Credit>"
+        "<photoshop:Source rdf:resource='http://s'/>"
+        "<Iptc4xmpCore:CreatorContactInfo rdf:parseType='Resource'>"
+        "<Iptc4xmpCore:CiUrlWork>u</Iptc4xmpCore:CiUrlWork>"
+        "<Iptc4xmpCore:CiEmailWork xml:lang='en'>e</Iptc4xmpCore:CiEmailWork>"
+        "<Iptc4xmpCore:CiTelWork rdf:resource='tel:1'/>"
+        "<Iptc4xmpCore:CiAdrCity rdf:parseType='Resource'/>"
+        "</Iptc4xmpCore:CreatorContactInfo>"
+        "<my:Thing xmlns:my='http://example.org/my/'>m</my:Thing>",
+    ))
+    text = packet.serialize(xpacket=False).decode()
+    assert ('\n   <dc:title>\n    <rdf:Alt>\n     <rdf:li xml:lang="x-default">T &amp; t'
+            "</rdf:li>") in text
+    assert "\n     <rdf:li>a</rdf:li>\n     <rdf:li rdf:resource=\"http://r\"/>\n" in text
+    assert "\n     <rdf:li rdf:parseType=\"Resource\">\n      <rdf:value>q</rdf:value>\n" in text
+    assert "\n   <dc:creator>\n    <rdf:Seq/>\n   </dc:creator>\n" in text
+    assert "\n   <photoshop:Credit xml:lang=\"en\">C</photoshop:Credit>\n" in text
+    assert "\n   <photoshop:Source rdf:resource=\"http://s\"/>\n" in text
+    assert "\n    <Iptc4xmpCore:CiUrlWork>u</Iptc4xmpCore:CiUrlWork>\n" in text
+    assert "\n    <Iptc4xmpCore:CiEmailWork xml:lang=\"en\">e</Iptc4xmpCore:CiEmailWork>\n" in text
+    assert "\n    <Iptc4xmpCore:CiTelWork rdf:resource=\"tel:1\"/>\n" in text
+    assert "\n    <Iptc4xmpCore:CiAdrCity rdf:parseType=\"Resource\"/>\n" in text
+    assert "\n   <my:Thing>m</my:Thing>\n" in text
+    assert 'xmlns:my="http://example.org/my/"' in text
+    assert XmpPacket.parse(packet.serialize()) == packet
+
+
+@pytest.mark.parametrize("value", ["plain", "tab\tand\nnewline", "del\x7f", "ctl\x01\x00", "é"])
+def test_set_removes_exactly_what_xml_cannot_carry(value: str) -> None:
+    packet = XmpPacket.new()
+    packet.set("dc:source", "text", value)
+    expected = "".join(c for c in value if c in "\t\n\r" or c >= " ")
+    assert packet.get("dc:source", "text") == expected

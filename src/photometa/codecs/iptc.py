@@ -21,6 +21,7 @@ unchanged datasets keep their original length encoding after edits elsewhere in 
 from __future__ import annotations
 
 import hashlib
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -570,9 +571,16 @@ class IimData:
                     field=f"{record}:{number}",
                 )
             encoded.append(value.encode("utf-8"))
-        if encoded and (record, number) != (1, 90) and not self.utf8:
+        if encoded and (record != 1 or number != 90) and not self._declares_utf8():
             self._convert_to_utf8()
         self._replace(record, number, encoded)
+
+    def _declares_utf8(self) -> bool:
+        """:attr:`utf8`, as a plain loop (``set`` asks it every time)."""
+        for ds in self.datasets:
+            if ds.record == 1 and ds.number == 90 and ds.value.rstrip(b"\0") in _UTF8_DESIGNATIONS:
+                return True
+        return False
 
     def set_raw(self, record: int, number: int, values: Sequence[bytes]) -> None:
         """Replace every ``record:number`` dataset with the raw ``values`` (no charset handling).
@@ -584,20 +592,17 @@ class IimData:
         self._replace(record, number, raw)
 
     def _replace(self, record: int, number: int, values: list[bytes]) -> None:
+        datasets = self.datasets
         key = (record, number)
-        kept: list[DataSet] = []
-        first: int | None = None
-        for ds in self.datasets:
-            if ds.record == record and ds.number == number:
-                if first is None:
-                    first = len(kept)
-            else:
-                kept.append(ds)
-        new = [DataSet(record, number, v) for v in values]
-        if first is None:
-            first = _ordered_position(kept, key)
-        kept[first:first] = new
-        if record == 2 and number != 0 and new:
+        keys = list(map(_DATASET_KEY, datasets))
+        if key in keys:  # the new datasets go where the first old one was
+            first = keys.index(key)
+            kept = [ds for ds, k in zip(datasets, keys, strict=True) if k != key]
+        else:  # else before the first dataset that sorts after them (_ordered_position)
+            kept = datasets.copy()
+            first = next((i for i, k in enumerate(keys) if k > key), len(keys))
+        kept[first:first] = [DataSet(record, number, v) for v in values]
+        if record == 2 and number != 0 and values:
             _ensure_record_version(kept)
         self.datasets = kept
 
@@ -642,15 +647,24 @@ class IimData:
         _ensure_record_version(items)
         headers = self._headers
         parts: list[bytes] = []
+        append = parts.append
         for ds in items:
-            _check_key(ds.record, ds.number)
             known = headers.get(id(ds))
-            if known is not None and known[0] is ds:
-                parts.append(known[1])
+            if known is not None and known[0] is ds:  # decoded: its numbers fit a byte
+                append(known[1])
             else:
-                parts.append(_header(ds.record, ds.number, len(ds.value)))
-            parts.append(ds.value)
+                record, number, length = ds.record, ds.number, len(ds.value)
+                _check_key(record, number)
+                if length <= 0x7FFF:  # _header's standard form, built in place
+                    append(bytes((_MARKER, record, number, length >> 8, length & 0xFF)))
+                else:
+                    append(_header(record, number, length))
+            append(ds.value)
         return b"".join(parts)
+
+
+_DATASET_KEY: Final = operator.attrgetter("record", "number")
+"""A dataset's (record, number)."""
 
 
 def _ordered_position(datasets: Sequence[DataSet], key: tuple[int, int]) -> int:

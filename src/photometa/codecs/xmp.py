@@ -811,6 +811,8 @@ def _clean(value: object, path: str) -> str:
         raise InvalidValueError(
             f"XMP value must be a string, not {type(value).__name__}", code="xmp-value", field=path
         )
+    if value.isascii() and value.isprintable():  # " " to "~": nothing to remove
+        return value
     return _INVALID_XML_CHARS.sub("", value)
 
 
@@ -833,6 +835,24 @@ def _split_path(path: str) -> tuple[_Step, ...]:
         steps.append((m.group(1), m.group(2), index))
     return tuple(steps)
 
+
+# A path step with its Clark name worked out when the prefix is a standard one (else None: the
+# packet's own declarations resolve it): (name, prefix, local name, index).
+_Resolved = tuple["str | None", str, str, "int | None"]
+
+
+@lru_cache(maxsize=2048)
+def _resolved_path(path: str) -> tuple[_Resolved, ...]:
+    """The steps of ``path`` (raising as :func:`_split_path` does), standard names resolved."""
+    out: list[_Resolved] = []
+    for prefix, local, index in _split_path(path):
+        uri = NAMESPACES.get(prefix)
+        out.append((f"{{{uri}}}{local}" if uri else None, prefix, local, index))
+    return tuple(out)
+
+
+# Clark name in a standard namespace -> (URI, qualified name), shared by every packet (bounded)
+_STD_QNAMES: dict[str, tuple[str, str]] = {}
 
 _Container = dict[str, _Node] | list[_Node]
 _Names = set[str]  # ("set" is a method name inside XmpPacket)
@@ -1014,12 +1034,16 @@ class XmpPacket:
     def _walk(self, path: str, create: bool) -> list[_Slot] | None:
         """The chain of slots from the top level down to path's value; None if absent
         (create=False). With create=True the structs and arrays on the way are made."""
-        steps = _split_path(path)
+        steps = _resolved_path(path)
+        if len(steps) == 1 and steps[0][3] is None:  # a top-level property, the common case
+            std_name, prefix, local, _ = steps[0]
+            name = std_name or self._clark(prefix, local, path, strict=create)
+            return None if name is None else [(self._props, name)]
         chain: list[_Slot] = []
         fields = self._props
         last = len(steps) - 1
-        for i, (prefix, local, index) in enumerate(steps):
-            name = self._clark(prefix, local, path, strict=create)
+        for i, (std_name, prefix, local, index) in enumerate(steps):
+            name = std_name or self._clark(prefix, local, path, strict=create)
             if name is None:
                 return None
             node = fields.get(name)
@@ -1168,10 +1192,37 @@ class XmpPacket:
         Raises:
             InvalidValueError: bad path, unknown prefix, wrong value type for ``kind``.
         """
+        self._set(path, kind, value, None, walked=False)
+
+    def update(self, path: str, kind: Kind, value: str | list[str] | None) -> bool:
+        """:meth:`set`, unless :meth:`get` already reads ``value`` at ``path`` as ``kind`` (or
+        both are empty): True when the value was set. Raises what ``get`` and then ``set``
+        raise; the path is walked once for both."""
+        if kind not in _KINDS:
+            raise InvalidValueError(f"unknown XMP kind {kind!r}", code="xmp-kind", field=path)
+        chain = self._walk(path, create=False)
+        node = _slot_node(chain[-1]) if chain else None
+        current: str | list[str] | None = None
+        if node is not None:
+            if kind == "text" or kind == "langalt":
+                current = node.text()
+            elif node.kind in _ARRAY_KINDS:
+                current = [t for t in (item.text() for item in node.items) if t is not None]
+            else:
+                text = node.text()
+                current = None if text is None else [text]
+        if current == value or (current in (None, []) and value in (None, [])):
+            return False
+        self._set(path, kind, value, chain, walked=True)
+        return True
+
+    def _set(self, path: str, kind: Kind, value: str | list[str] | None,
+             chain: list[_Slot] | None, *, walked: bool) -> None:
+        """:meth:`set`; ``walked``: ``chain`` is what ``_walk(path, create=False)`` gives."""
         if kind not in _KINDS:
             raise InvalidValueError(f"unknown XMP kind {kind!r}", code="xmp-kind", field=path)
         if value is None or (isinstance(value, list) and not value):
-            self._delete(path)
+            self._delete(path, chain if walked else self._walk(path, create=False))
             return
         if kind in ("text", "langalt"):
             if not isinstance(value, str):
@@ -1185,19 +1236,25 @@ class XmpPacket:
                     f"XMP {kind} value must be a list of strings", code="xmp-value", field=path
                 )
             texts = [_clean(v, path) for v in value]
-        top = self._clark(*_split_path(path)[0][:2], path, strict=True)
-        assert top is not None
+        top, prefix, local, _ = _resolved_path(path)[0]
+        if top is None:
+            top = self._clark(prefix, local, path, strict=True)
+            assert top is not None
         saved = self._props.get(top)
-        backup = saved.copy() if saved is not None else None
-        try:
-            chain = self._walk(path, create=True)
-        except InvalidValueError:  # undo the structs made on the way
-            if backup is None:
-                self._props.pop(top, None)
-            else:
-                self._props[top] = backup
-            raise
-        assert chain is not None
+        # a walk that finds every slot on the way makes nothing, and so cannot fail half-way
+        if not walked:
+            chain = self._walk(path, create=False) if saved is not None else None
+        if chain is None:
+            backup = saved.copy() if saved is not None else None
+            try:
+                chain = self._walk(path, create=True)
+            except InvalidValueError:  # undo the structs made on the way
+                if backup is None:
+                    self._props.pop(top, None)
+                else:
+                    self._props[top] = backup
+                raise
+            assert chain is not None
         slot = chain[-1]
         old = _slot_node(slot)
         if kind == "text":
@@ -1222,8 +1279,9 @@ class XmpPacket:
             new.items = [_simple(t) for t in texts]
         _slot_put(slot, new)
 
-    def _delete(self, path: str) -> None:
-        chain = self._walk(path, create=False)
+    def _delete(self, path: str, chain: list[_Slot] | None) -> None:
+        """Delete what ``chain`` (``_walk(path, create=False)``) leads to, and the structs and
+        arrays that leaves empty."""
         if not chain or _slot_node(chain[-1]) is None:
             return
         _slot_delete(chain[-1])
@@ -1268,8 +1326,13 @@ class XmpPacket:
                 out.append(f'{pad}<{qname}{attrs} rdf:parseType="Resource"/>\n')
                 return
             out.append(f'{pad}<{qname}{attrs} rdf:parseType="Resource">\n')
+            inner = pad + " "
             for name, field in node.fields.items():
-                self._emit(out, used, self._qname(name, used), field, depth + 1)
+                sub = self._qname(name, used)
+                if field.kind == "simple" and field.lang is None and not field.uri:
+                    out.append(f"{inner}<{sub}>{_esc_text(field.value)}</{sub}>\n")
+                else:
+                    self._emit(out, used, sub, field, depth + 1)
             out.append(f"{pad}</{qname}>\n")
         else:
             tag = _ARRAY_WRITE[kind]
@@ -1277,8 +1340,17 @@ class XmpPacket:
                 out.append(f"{pad}<{qname}{attrs}>\n{pad} <{tag}/>\n{pad}</{qname}>\n")
                 return
             out.append(f"{pad}<{qname}{attrs}>\n{pad} <{tag}>\n")
+            inner = pad + "  "
             for item in node.items:
-                self._emit(out, used, "rdf:li", item, depth + 2)
+                if item.kind == "simple" and not item.uri:
+                    lang = item.lang
+                    if lang is None:
+                        out.append(f"{inner}<rdf:li>{_esc_text(item.value)}</rdf:li>\n")
+                    else:
+                        out.append(f'{inner}<rdf:li xml:lang="{_esc_attr(lang)}">'
+                                   f"{_esc_text(item.value)}</rdf:li>\n")
+                else:
+                    self._emit(out, used, "rdf:li", item, depth + 2)
             out.append(f"{pad} </{tag}>\n{pad}</{qname}>\n")
 
     def _prefix(self, uri: str) -> str:
@@ -1289,8 +1361,18 @@ class XmpPacket:
         return prefix
 
     def _qname(self, clark: str, used: _Names) -> str:
+        known = _STD_QNAMES.get(clark)
+        if known is not None:
+            used.add(known[0])
+            return known[1]
         uri, _, local = clark[1:].rpartition("}")
         used.add(uri)
+        std = _STD_PREFIX.get(uri)
+        if std is not None:
+            qname = f"{std}:{local}"
+            if len(_STD_QNAMES) < _CLARK_CACHE_MAX:
+                _STD_QNAMES[clark] = (uri, qname)
+            return qname
         return f"{self._prefix(uri)}:{local}"
 
     def _render(self, *, xpacket: bool) -> tuple[bytes, bytes]:
@@ -1298,7 +1380,11 @@ class XmpPacket:
         used: _Names = set()
         body: list[str] = []
         for name, node in self._props.items():
-            self._emit(body, used, self._qname(name, used), node, 3)
+            qname = self._qname(name, used)
+            if node.kind == "simple" and node.lang is None and not node.uri:
+                body.append(f"   <{qname}>{_esc_text(node.value)}</{qname}>\n")
+            else:
+                self._emit(body, used, qname, node, 3)
         decls = sorted((self._prefix(uri), uri) for uri in used if uri not in (_RDF, _XML))
         about = f'rdf:about="{_esc_attr(self._about)}"'
         parts = [_HEADER] if xpacket else []
@@ -1335,6 +1421,16 @@ class XmpPacket:
         if room < 0:
             return None
         return head + _padding(room) + tail
+
+    def serialize_fitted(self, size: int | None, *, padding: int = 2048) -> bytes:
+        """:meth:`serialize_to_size` when ``size`` is given and the packet fits in it, else
+        :meth:`serialize` with ``padding`` (the packet is rendered once either way)."""
+        head, tail = self._render(xpacket=True)
+        if size is not None:
+            room = size - len(head) - len(tail)
+            if room >= 0:
+                return head + _padding(room) + tail
+        return head + _padding(max(0, padding)) + tail
 
     def split_extended(self, max_standard: int) -> tuple[bytes, bytes | None, str | None]:
         """Split for JPEG's 64 KB segments: (standard packet, extended packet, GUID).
