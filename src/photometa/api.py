@@ -262,6 +262,34 @@ def read(path: PathLike, *, limits: Limits = DEFAULT_LIMITS, sidecar: SidecarMod
 # -- writing -------------------------------------------------------------------------------------
 
 
+_PARTS: dict[str, tuple[str, ...]] = {}
+"""Dotted schema path -> its parts (the paths are the schema's: a handful)."""
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 4096:
+            _PARTS[path] = parts
+    return parts
+
+
+def _get_path(ctx: PhotoContext, path: str) -> Any:
+    """``ctx.get_path(path)``, the path split once for all calls."""
+    node: Any = ctx
+    for part in _PARTS.get(path) or _parts(path):
+        if node is None:
+            return None
+        node = getattr(node, part)
+    return node
+
+
+def _empty(value: Any) -> bool:
+    """``value in (None, [])``."""
+    return value is None or (isinstance(value, list) and not value)
+
+
 def _rows_to_write(ctx: PhotoContext, clear: Iterable[str]) -> tuple[list[Row], set[str]]:
     cleared: set[str] = set()
     for name in clear:
@@ -270,10 +298,15 @@ def _rows_to_write(ctx: PhotoContext, clear: Iterable[str]) -> tuple[list[Row], 
         cleared.add(name)
     rows = []
     for row in ROWS:
-        value = ctx.get_path(row.path)
-        if value not in (None, []) or any(row.covers(c) or c == row.path for c in cleared):
+        if not _empty(_get_path(ctx, row.path)) or (
+            cleared and any(row.covers(c) or c == row.path for c in cleared)
+        ):
             rows.append(row)
     return rows, cleared
+
+
+_validate_context = PhotoContext.__pydantic_validator__.validate_python
+"""``PhotoContext.model_validate`` without its Python wrapper."""
 
 
 def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -> PhotoContext:
@@ -281,8 +314,8 @@ def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -
     removed."""
     data = current.model_dump()
     for path in FIELD_PATHS:
-        value = ctx.get_path(path)
-        if value in (None, []):
+        value = _get_path(ctx, path)
+        if value is None or (isinstance(value, list) and not value):  # value in (None, [])
             continue
         _assign(data, path, value)
     gps = ctx.location.gps
@@ -295,11 +328,12 @@ def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -
             continue
         else:
             _assign(data, path, [] if isinstance(current.get_path(path), list) else None)
-    return PhotoContext.model_validate(data)
+    result: PhotoContext = _validate_context(data)
+    return result
 
 
 def _assign(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
+    parts = _PARTS.get(path) or _parts(path)
     node = data
     for part in parts[:-1]:
         if node.get(part) is None:
@@ -323,15 +357,24 @@ def _exif_needed(md: Metadata, edits: dict[tuple[str, int], Any]
                  ) -> dict[tuple[str, int], exif_codec.ExifWrite | None]:
     """The EXIF edits that change something (a value that is already there is left alone)."""
     needed: dict[tuple[str, int], exif_codec.ExifWrite | None] = {}
+    exif = md.exif
     for key, new in edits.items():
-        current = md.exif.get(*key) if md.exif is not None else None
+        entry = exif.entry(*key) if exif is not None else None
+        if entry is not None and new is not None and "value" not in entry.__dict__:
+            # rationals (GPS) compare on their stored integers: no Fraction objects to build
+            same = exif_codec.rational_equals(entry, new.value)
+            if same is not None:
+                if not same:
+                    needed[key] = new
+                continue
+        current = None if entry is None else entry.value
         if new is None:
             if current is not None:
                 needed[key] = None
         elif current is None or not _exif_same(current, new):
             needed[key] = new
     creates_exif_ifd = any(v is not None and k[0] == "ExifIFD" for k, v in needed.items())
-    if creates_exif_ifd and (md.exif is None or "ExifIFD" not in md.exif.ifds):
+    if creates_exif_ifd and (md.exif is None or not md.exif.has_ifd("ExifIFD")):
         # a new Exif IFD needs its version tag (EXIF 2.32) to be valid
         needed[("ExifIFD", 0x9000)] = exif_codec.ExifWrite(exif_codec.UNDEFINED, b"0232")
     return needed
@@ -353,18 +396,11 @@ def _xmp_update(md: Metadata, blocks: Blocks, edits: list[Any], container: Conta
     packet = md.xmp if md.xmp is not None else XmpPacket.new()
     changed = False
     for home, value in edits:
-        current = packet.get(home.path, home.kind)
-        if current == value or (current in (None, []) and value in (None, [])):
-            continue
-        packet.set(home.path, home.kind, value)
-        changed = True
+        if packet.update(home.path, home.kind, value):
+            changed = True
     if not changed:
         return None, None
-    data = None
-    if md.xmp_size is not None and not blocks.xmp_extended:
-        data = packet.serialize_to_size(md.xmp_size)
-    if data is None:
-        data = packet.serialize(padding=2048)
+    data = packet.serialize_fitted(None if blocks.xmp_extended else md.xmp_size, padding=2048)
     limit = container.max_xmp_bytes
     if limit is not None and len(data) > limit:
         standard, extended, guid = packet.split_extended(limit)
@@ -380,9 +416,20 @@ def _iim_update(md: Metadata, edits: dict[tuple[int, int], list[str]], container
     if md.iim is None and policy == "if-present":
         return None, None
     iim = md.iim if md.iim is not None else IimData.decode(b"")
+    # The values each dataset holds, looked up once: setting one dataset leaves the text of the
+    # others as it was (a conversion to UTF-8 keeps it), unless it touches 1:90 or 2:00 itself.
+    held: dict[tuple[int, int], list[bytes]] | None = None
+    if _IIM_SHIFTING.isdisjoint(edits):
+        held = {}
+        for ds in iim.datasets:
+            held.setdefault((ds.record, ds.number), []).append(ds.value)
     changed = False
     for key, values in edits.items():
-        if iim.get(*key) == values:
+        if held is not None:
+            current = [iptc.decode_text(raw.rstrip(b"\0")) for raw in held.get(key, ())]
+        else:
+            current = iim.get(*key)
+        if current == values:
             continue
         iim.set(*key, values)
         changed = True
@@ -395,6 +442,10 @@ def _iim_update(md: Metadata, edits: dict[tuple[int, int], list[str]], container
     if digest_ok:
         _put_resource(resources, iptc.IRB_IPTC_DIGEST, iptc.iim_digest(new_iim))
     return iptc.build_irb(resources), new_iim
+
+
+_IIM_SHIFTING = frozenset(((1, 90), (2, 0)))
+"""Datasets whose setting may change what :meth:`IimData.get` reads from others."""
 
 
 def _put_resource(resources: list[IrbResource], rid: int, data: bytes) -> None:

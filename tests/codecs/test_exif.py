@@ -1271,3 +1271,138 @@ def test_exif_data_built_directly_behaves_as_before() -> None:
     assert built.get("IFD0", 0x0110) == "Model 7"
     built.ifds = {}
     assert built.entry("IFD0", 0x0110) is None
+
+
+# -- the write path's shortcuts give what the plain paths give -----------------------------------
+
+
+def _entry_of(order: str, typ: int, ints: list[int]) -> exif.ExifEntry:
+    raw = struct.pack(f"{order}{len(ints)}{'I' if typ == RATIONAL else 'i'}", *ints)
+    return exif.ExifEntry("GPS", 2, typ, len(ints) // 2, 10, 100, raw, order)  # type: ignore[arg-type]
+
+
+def _same_as_api(current: Any, value: Any) -> bool:
+    """The comparison photometa.api makes between a stored value and a new one."""
+    if current is None:
+        return False
+    if isinstance(current, tuple) and not isinstance(value, tuple):
+        value = (value,)
+    if isinstance(value, tuple) and not isinstance(current, tuple) and len(value) == 1:
+        value = value[0]
+    return bool(current == value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    order=st.sampled_from(["<", ">"]),
+    typ=st.sampled_from([RATIONAL, SRATIONAL]),
+    stored=st.lists(st.tuples(st.integers(-4, 6), st.integers(-3, 6)), max_size=4),
+    new=st.lists(st.tuples(st.integers(-4, 6), st.integers(1, 6)), max_size=4),
+    as_tuple=st.booleans(),
+    scale=st.integers(1, 3),
+)
+def test_rational_equals_is_value_equality(order: str, typ: int, stored: list[tuple[int, int]],
+                                           new: list[tuple[int, int]], as_tuple: bool,
+                                           scale: int) -> None:
+    if typ == RATIONAL:
+        stored = [(abs(n), abs(d)) for n, d in stored]
+    if stored and not new and scale > 1:  # the same fractions as stored, written unreduced
+        new = [(n * scale, d * scale) for n, d in stored if d]
+    ints = [i for pair in stored for i in pair]
+    entry = _entry_of(order, typ, ints)
+    fractions = tuple(F(n, d) for n, d in new)
+    value: Any = fractions if as_tuple or len(fractions) != 1 else fractions[0]
+    fresh = _entry_of(order, typ, ints)
+    assert exif.rational_equals(entry, value) == _same_as_api(fresh.value, value)
+    assert "value" not in entry.__dict__  # decided without decoding the entry
+
+
+def test_rational_equals_declines_other_kinds() -> None:
+    rational = _entry_of("<", RATIONAL, [1, 2])
+    assert exif.rational_equals(rational, F(1, 2)) is True
+    assert exif.rational_equals(rational, (F(1, 2),)) is True
+    assert exif.rational_equals(rational, (F(1, 2), F(1, 2))) is False
+    for other in (0.5, 1, (F(1, 2), 0.5), [F(1, 2)], "1/2", None):
+        assert exif.rational_equals(rational, other) is None
+    text = exif.ExifEntry("IFD0", 0x010F, ASCII, 2, 10, None, b"A\0", "<")
+    assert exif.rational_equals(text, F(1)) is None
+    unknown = _entry_of(">", RATIONAL, [1, 0, 3, 4])
+    assert unknown.value is None
+    assert exif.rational_equals(_entry_of(">", RATIONAL, [1, 0, 3, 4]), (F(1), F(3, 4))) is False
+
+
+def test_has_ifd_does_not_build_entries() -> None:
+    block, _ = simple_block(">")
+    data = decode(block)
+    assert data.has_ifd("ExifIFD") and data.has_ifd("IFD1") and not data.has_ifd("SubIFD0")
+    assert data._ifds is None  # nothing built
+    assert [name for name in ("IFD0", "GPS", "Nope") if data.has_ifd(name)] == ["IFD0", "GPS"]
+    built = ExifData(data.order, {"IFD0": {}}, {"IFD0": 8})
+    assert built.has_ifd("IFD0") and not built.has_ifd("ExifIFD")
+
+
+def _walk(block: bytes, *, one_by_one: bool, limits: Limits = DEFAULT) -> Any:
+    walker = exif._Walker(block, limits, strict=True)
+    if one_by_one:
+        walker._columns = lambda *_args: False  # type: ignore[method-assign]
+    walker.run()
+    return walker
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_walker_reads_a_directory_at_once_as_entry_by_entry(order: str) -> None:
+    block, _ = simple_block(order)
+    fast, slow = _walk(block, one_by_one=False), _walk(block, one_by_one=True)
+    assert set(fast._firsts) == set(fast.dirs) and not slow._firsts
+    assert fast.dirs == slow.dirs
+    assert fast.ifds == slow.ifds
+    assert (fast.total, fast.warnings, fast.opaque) == (slow.total, slow.warnings, slow.opaque)
+    for name, entries in slow.ifds.items():
+        for tag, entry in entries.items():
+            assert fast.entry(name, tag) == entry
+        assert fast.entry(name, 0x9999) is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    order=st.sampled_from(["<", ">"]),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=8),
+    max_bytes=st.sampled_from([64 * 1024 * 1024, 300, 80]),
+)
+def test_walker_shortcut_on_damaged_blocks(order: str, edits: list[tuple[int, int]],
+                                           max_bytes: int) -> None:
+    block = bytearray(simple_block(order)[0])
+    for at, value in edits:
+        block[at % len(block)] = value
+    limits = Limits(max_metadata_bytes=max_bytes)
+    results: list[Any] = []
+    for one_by_one in (False, True):
+        try:
+            w = _walk(bytes(block), one_by_one=one_by_one, limits=limits)
+        except (CorruptFileError, LimitExceededError) as err:
+            results.append((type(err), err.code, err.offset, str(err)))
+        else:
+            results.append((w.dirs, w.ifds, w.total, [str(x) for x in w.warnings], w.opaque))
+    assert results[0] == results[1]
+
+
+def test_encode_cache_keeps_types_apart() -> None:
+    exif._ENC_CACHE.clear()
+    key = ("IFD0", 0x0128)
+    short = plan_patch(None, {key: W(SHORT, (2,))})
+    assert plan_patch(None, {key: W(SHORT, (2,))}) == short  # from the cache
+    with pytest.raises(InvalidValueError, match="expected integers"):
+        plan_patch(None, {key: W(SHORT, (F(2),))})  # equal to (2,), but not an integer
+    with pytest.raises(InvalidValueError, match="expected integers"):
+        plan_patch(None, {key: W(SHORT, (True,))})
+    rational = plan_patch(None, {key: W(RATIONAL, (F(2),))})
+    assert plan_patch(None, {key: W(RATIONAL, (2,))}) == rational
+    assert plan_patch(None, {key: W(ASCII, "2")}) != plan_patch(None, {key: W(BYTE, b"2")})
+    # a type number that only equals a TIFF type is not served from the cache either
+    assert exif._encode_cached(W(ASCII, "abc"), ">", *key).type == ASCII
+    assert type(exif._encode_cached(W(2.0, "abc"), ">", *key).type) is float  # type: ignore[arg-type]
+    # the cache is bounded
+    for i in range(exif._ENC_CACHE_MAX + 10):
+        plan_patch(None, {key: W(ASCII, f"text {i}")})
+    assert len(exif._ENC_CACHE) <= exif._ENC_CACHE_MAX
+    exif._ENC_CACHE.clear()

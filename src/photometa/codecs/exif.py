@@ -89,6 +89,7 @@ __all__ = [
     "decode",
     "new_block",
     "plan_patch",
+    "rational_equals",
     "tag_name",
 ]
 
@@ -348,6 +349,11 @@ class ExifData:
     def ifds(self, value: dict[str, dict[int, ExifEntry]]) -> None:
         self._ifds = value
 
+    def has_ifd(self, name: str) -> bool:
+        """Whether the structure has the directory ``name`` (its entries are not built)."""
+        ifds = self._ifds
+        return name in (self._lazy if ifds is None else ifds)
+
     def entry(self, ifd: str, tag: int) -> ExifEntry | None:
         """The entry for ``tag`` in ``ifd``, or ``None``."""
         ifds = self._ifds
@@ -423,6 +429,34 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def rational_equals(entry: ExifEntry, value: object) -> bool | None:
+    """Whether ``entry.value == value`` for a RATIONAL/SRATIONAL entry and a ``Fraction`` (or
+    tuple of them), from the stored integers without building ``Fraction`` objects; ``None``
+    when the entry or the value is of another kind. A one-item tuple equals a single value, as
+    for :attr:`ExifEntry.value` itself; a stored zero denominator (value ``None``) equals
+    nothing."""
+    typ = entry.type
+    if typ != RATIONAL and typ != SRATIONAL:
+        return None
+    items = value if type(value) is tuple else (value,)
+    for item in items:
+        if type(item) is not Fraction:
+            return None
+    count = entry.count
+    ints = struct.unpack(f"{entry.order}{2 * count}{'I' if typ == RATIONAL else 'i'}", entry.raw)
+    if 0 in ints[1::2]:
+        return False
+    if len(items) != count:
+        return False
+    k = 0
+    for item in items:
+        # n/d == p/q exactly when n*q == p*d (no zero denominator)
+        if ints[k] * item.denominator != item.numerator * ints[k + 1]:
+            return False
+        k += 2
+    return True
 
 
 def _decode_value(e: ExifEntry) -> ExifValue | None:
@@ -538,13 +572,44 @@ class _Walker:
         self.order, self.big, self.first = _parse_header(data)
         self.warnings: list[CorruptFileError] = []
         self.dirs: dict[str, _Dir] = {}
-        self.ifds: dict[str, dict[int, ExifEntry]] = {}
+        # Entries by tag of the directories read entry by entry; the others (every entry sound)
+        # keep only their _RawEntry list, and their ExifEntry objects are built on demand.
+        self._ifds: dict[str, dict[int, ExifEntry]] = {}
+        self._firsts: dict[str, dict[int, _RawEntry]] = {}
         self.visited: set[int] = set()
         self.total = 0
         self.sub_count = 0
         self.entries_seen = 0
         self.stopped = False
         self.opaque = False  # an entry of unknown type: its value cannot be located
+
+    @property
+    def ifds(self) -> dict[str, dict[int, ExifEntry]]:
+        """Every directory's entries by tag (the first one wins when a tag repeats)."""
+        out: dict[str, dict[int, ExifEntry]] = {}
+        for name in self.dirs:
+            entries = self._ifds.get(name)
+            if entries is None:
+                entries = {tag: self._make(name, rent) for tag, rent in self._firsts[name].items()}
+            out[name] = entries
+        return out
+
+    def entry(self, name: str, tag: int) -> ExifEntry | None:
+        """The entry of ``tag`` in the directory ``name`` (read), or ``None``."""
+        entries = self._ifds.get(name)
+        if entries is not None:
+            return entries.get(tag)
+        rent = self._firsts[name].get(tag)
+        return None if rent is None else self._make(name, rent)
+
+    def _make(self, name: str, rent: _RawEntry) -> ExifEntry:
+        voff, size = rent.value_offset, rent.size
+        at = rent.entry_offset + (12 if self.big else 8) if voff is None else voff
+        entry = _new_entry(ExifEntry)  # the frozen dataclass __init__ is 3x slower
+        entry.__dict__.update(ifd=name, tag=rent.tag, type=rent.type, count=rent.count,
+                              entry_offset=rent.entry_offset, value_offset=voff,
+                              raw=bytes(self.data[at : at + size]), order=self.order)
+        return entry
 
     def warn(self, msg: str, code: str, offset: int | None, *, limit: bool = False) -> None:
         cls = LimitExceededError if limit else CorruptFileError
@@ -614,11 +679,13 @@ class _Walker:
                 next_offset = int(struct.unpack_from(order + ("Q" if big else "I"), data, link)[0])
             else:
                 self.warn(f"{name} has no next-IFD link", "ifd-no-next", link)
-        entries: dict[int, ExifEntry] = {}
         raws: list[_RawEntry] = []
         d = _Dir(name, off, count, csize + count * esize + lsize, next_offset, raws, ptr)
         self.dirs[name] = d
-        self.ifds[name] = entries
+        if not big and count and self._columns(d, start, count):
+            return d
+        entries: dict[int, ExifEntry] = {}
+        self._ifds[name] = entries
         block = data[start : start + count * esize]
         fmt = order + ("HHQ8s" if big else "HHI4s")
         cap = 8 if big else 4
@@ -661,6 +728,34 @@ class _Walker:
             entries[tag] = entry
         return d
 
+    def _columns(self, d: _Dir, start: int, count: int) -> bool:
+        """Read a classic directory at once; False (nothing recorded) when any entry needs a
+        warning, so that it must be read entry by entry."""
+        fields4 = _dir_struct(self.order + "c", count).unpack_from(self.data, start)
+        types = fields4[1::4]
+        if not _KNOWN_TYPES.issuperset(types):
+            return False
+        tags = fields4[0::4]
+        if len(set(tags)) != count:
+            return False
+        counts, offs = fields4[2::4], fields4[3::4]
+        sizes = list(map(operator.mul, map(_size_of, types), counts))
+        voffs = [o if s > 4 else None for o, s in zip(offs, sizes, strict=True)]
+        far = [s for s in sizes if s > 4]  # values stored out of line
+        if far:
+            n = self.n
+            if any(o is not None and o + s > n for o, s in zip(voffs, sizes, strict=True)):
+                return False
+            total = self.total + sum(far)
+            if total > self.limits.max_metadata_bytes:
+                return False
+            self.total = total
+        raws = list(map(_RawEntry, tags, types, counts, range(start, start + 12 * count, 12),
+                        voffs, sizes))
+        d.entries = raws
+        self._firsts[d.name] = dict(zip(tags, raws, strict=True))
+        return True
+
     def _children(self, d: _Dir) -> list[tuple[str, int, _Ptr]]:
         name = d.name
         wanted: list[tuple[int, str | None]] = []
@@ -671,9 +766,8 @@ class _Walker:
         elif name.startswith(("IFD", "SubIFD")):
             wanted = [(_SUBIFDS, None)]
         out: list[tuple[str, int, _Ptr]] = []
-        entries = self.ifds[name]
         for tag, child in wanted:
-            e = entries.get(tag)
+            e = self.entry(name, tag)
             if e is None:
                 continue
             if e.type not in _POINTER_TYPES or e.count < 1 or (child is not None and e.count != 1):
@@ -1071,17 +1165,20 @@ _INT_RANGES: Final[dict[int, tuple[int, int, str]]] = {
 
 
 def _encode(w: ExifWrite, order: ByteOrder, ifd: str, tag: int) -> _Enc:
-    name = tag_name(ifd, tag)
     typ, value = w.type, w.value
 
     def bad(msg: str) -> InvalidValueError:
+        name = tag_name(ifd, tag)
         return InvalidValueError(f"{name}: {msg}", code="exif-value", field=name)
 
     if typ not in _WRITABLE_TYPES:
+        name = tag_name(ifd, tag)
         raise InvalidValueError(f"{name}: cannot write TIFF type {typ}", code="exif-type",
                                 field=name)
     if typ in (ASCII, UTF8):
-        if isinstance(value, str):
+        if type(value) is str and "\n" not in value and "\0" not in value:
+            payload = value.encode() + b"\0"  # the common case: plain ASCII text
+        elif isinstance(value, str):
             if "\0" in value:
                 raise bad("text must not contain NUL")
             if typ == ASCII and ifd == "IFD0" and tag == _COPYRIGHT and "\n" in value:
@@ -1119,7 +1216,7 @@ def _encode(w: ExifWrite, order: ByteOrder, ifd: str, tag: int) -> _Enc:
                 raise bad(f"expected Fraction or int, got {type(item).__name__}")
             if isinstance(item, float) and not math.isfinite(item):
                 raise bad(f"{item} is not a finite number")
-            frac = Fraction(item)
+            frac = item if type(item) is Fraction else Fraction(item)
             if frac.denominator > hi:
                 frac = frac.limit_denominator(hi)
             if not lo <= frac.numerator <= hi:
@@ -1136,6 +1233,46 @@ def _encode(w: ExifWrite, order: ByteOrder, ifd: str, tag: int) -> _Enc:
     except OverflowError as exc:
         raise bad("value does not fit a TIFF float") from exc
     return _Enc(typ, count, payload)
+
+
+# Encoded values by (order, ifd, tag, type, value kind, value): a batch writes the same values
+# into many files. Only values whose kind pins the encoding are cached (1 == 1.0 == Fraction(1)
+# hash alike but do not all encode alike).
+_ENC_CACHE: dict[tuple[object, ...], _Enc] = {}
+_ENC_CACHE_MAX: Final = 4096
+
+
+def _value_kind(value: object) -> str | None:
+    cls = type(value)
+    if cls is str or cls is bytes:
+        return cls.__name__
+    if cls is tuple:
+        assert isinstance(value, tuple)
+        if not value:
+            return None
+        first = type(value[0])
+        if first is not Fraction and first is not int:
+            return None
+        for item in value:
+            if type(item) is not first:
+                return None
+        return "tuple-" + first.__name__
+    return None
+
+
+def _encode_cached(w: ExifWrite, order: ByteOrder, ifd: str, tag: int) -> _Enc:
+    value = w.value
+    kind = _value_kind(value)
+    if kind is None or type(w.type) is not int:
+        return _encode(w, order, ifd, tag)
+    key = (order, ifd, tag, w.type, kind, value)
+    enc = _ENC_CACHE.get(key)
+    if enc is None:
+        enc = _encode(w, order, ifd, tag)
+        if len(_ENC_CACHE) >= _ENC_CACHE_MAX:
+            _ENC_CACHE.clear()
+        _ENC_CACHE[key] = enc
+    return enc
 
 
 # --------------------------------------------------------------------------------------------
@@ -1195,6 +1332,12 @@ class _Item:
     reuse: bool = False  # ``enc`` overwrites ``old``'s value slot in place
 
 
+# (parent, pointer tag) -> the sub-IFD it points at.
+_CHILD_OF: Final = {pt: c for c, pt in _SUB_IFDS.items()}
+# IFD names already checked against _IFD_NAME (bounded: names are caller input).
+_GOOD_IFD_NAMES: set[str] = {"IFD0", "IFD1", "ExifIFD", "GPS", "Interop"}
+
+
 def _normalize(
     edits: Edits, order: ByteOrder
 ) -> tuple[dict[str, dict[int, _Enc | None]], set[str]]:
@@ -1203,26 +1346,50 @@ def _normalize(
     drop: set[str] = set()
     for key, write in edits.items():
         ifd, tag = key
-        if not isinstance(ifd, str) or not _IFD_NAME.fullmatch(ifd):
-            raise InvalidValueError(f"unknown IFD name {ifd!r}", code="exif-ifd", field=str(ifd))
+        if ifd not in _GOOD_IFD_NAMES:
+            if not isinstance(ifd, str) or not _IFD_NAME.fullmatch(ifd):
+                raise InvalidValueError(f"unknown IFD name {ifd!r}", code="exif-ifd",
+                                        field=str(ifd))
+            if len(_GOOD_IFD_NAMES) < 1024:
+                _GOOD_IFD_NAMES.add(ifd)
         if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
             raise InvalidValueError(f"bad tag number {tag!r}", code="exif-tag", field=ifd)
-        name = tag_name(ifd, tag)
-        child = next((c for c, (p, t) in _SUB_IFDS.items() if p == ifd and t == tag), None)
+        child = _CHILD_OF.get((ifd, tag))
         if child is not None:
             if write is not None:
+                name = tag_name(ifd, tag)
                 raise InvalidValueError(f"{name} is an IFD pointer the codec manages; only "
                                         "deleting it is allowed", code="exif-pointer", field=name)
             drop.add(child)
             continue
         if tag in _OFFSET_TAGS and not ifd.startswith(("Exif", "GPS", "Interop")):
+            name = tag_name(ifd, tag)
             raise InvalidValueError(f"{name} holds offsets and cannot be edited",
                                     code="exif-pointer", field=name)
-        if write is not None and not isinstance(write, ExifWrite):
+        if write is None:
+            enc = None
+        elif write.__class__ is ExifWrite or isinstance(write, ExifWrite):
+            enc = _encode_cached(write, order, ifd, tag)
+        else:
+            name = tag_name(ifd, tag)
             raise InvalidValueError(f"{name}: expected ExifWrite or None", code="exif-value",
                                     field=name)
-        out.setdefault(ifd, {})[tag] = None if write is None else _encode(write, order, ifd, tag)
+        found = out.get(ifd)
+        if found is None:
+            out[ifd] = {tag: enc}
+        else:
+            found[tag] = enc
     return out, drop
+
+
+_ITEM_TAG: Final = operator.attrgetter("tag")
+_START_END: Final = operator.itemgetter(0, 1)
+# Per byte order: directory count, entry (tag, type, count, offset), link, entry with inline value.
+_RENDER_STRUCTS: Final = {
+    order: (struct.Struct(order + "H"), struct.Struct(order + "HHII"), struct.Struct(order + "I"),
+            struct.Struct(order + "HHI4s"))
+    for order in ("<", ">")
+}
 
 
 class _Planner:
@@ -1233,6 +1400,7 @@ class _Planner:
         self.order: ByteOrder = walker.order
         self.dirs = walker.dirs
         self.edits, self.drop = _normalize(edits, walker.order)
+        self._by_tag: dict[str, list[_Item]] = {}
 
     # -- the new logical structure -------------------------------------------------------
 
@@ -1260,31 +1428,39 @@ class _Planner:
                 edits.pop(sub, None)
             removed.update(subtree)
         # Pointers held in a directory entry (inline): (parent, tag) -> child.
-        entry_child: dict[tuple[str, int], str] = {}
+        entry_child: dict[str, dict[int, str]] = {}  # parent -> {tag: child}
         for d in dirs.values():
             if d.ptr.kind == "entry" and d.ptr.parent is not None:
-                entry_child[(d.ptr.parent, d.ptr.tag)] = d.name
+                entry_child.setdefault(d.ptr.parent, {})[d.ptr.tag] = d.name
         final: dict[str, list[_Item]] = {}
         touched: set[str] = set()
+        no_edits: dict[int, _Enc | None] = {}
         for name, d in dirs.items():
             if name in removed:
                 continue
-            ed = edits.get(name, {})
-            items: list[_Item] = []
+            ed = edits.get(name, no_edits)
+            here = entry_child.get(name)
+            items: list[_Item]
             replaced: dict[int, _RawEntry] = {}
+            if not ed and not here:  # the common case: every entry kept as it is
+                items = [_Item(rent.tag, rent) for rent in d.entries]
+                final[name] = items
+                continue
+            items = []
             for rent in d.entries:
-                if rent.tag in ed:
-                    replaced.setdefault(rent.tag, rent)
+                tag = rent.tag
+                if tag in ed:
+                    replaced.setdefault(tag, rent)
                     touched.add(name)
                     continue
-                pointee = entry_child.get((name, rent.tag))
+                pointee = None if here is None else here.get(tag)
                 if pointee is not None:
                     if pointee in removed:
                         touched.add(name)
                         continue
-                    items.append(_Item(rent.tag, raw=rent, child=pointee, ptr_type=rent.type))
+                    items.append(_Item(tag, raw=rent, child=pointee, ptr_type=rent.type))
                 else:
-                    items.append(_Item(rent.tag, raw=rent))
+                    items.append(_Item(tag, rent))
             for tag, enc in ed.items():
                 if enc is not None:
                     items.append(_Item(tag, enc=enc, old=replaced.get(tag)))
@@ -1332,41 +1508,39 @@ class _Planner:
 
     def _ranges(self) -> None:
         dirs, final = self.dirs, self.final
-        kept: dict[int, _Item] = {}
-        for items in final.values():
-            for it in items:
-                if it.raw is not None:
-                    kept[id(it.raw)] = it
+        kept: dict[int, _Item] = {
+            id(it.raw): it for items in final.values() for it in items if it.raw is not None
+        }
         self.kept = kept
         live: list[tuple[int, int, int, object]] = [(0, 8, _FIXED, None)]
         self.open_ended = False
         dead: list[tuple[int, int, object]] = []
+        removed, moves = self.removed, self.moves
+        entry = self.w.entry
         for name, d in dirs.items():
-            span = (d.offset, d.offset + d.size)
-            if name in self.removed or name in self.moves:
-                dead.append((*span, name))
+            if name in removed or name in moves:
+                dead.append((d.offset, d.offset + d.size, name))
             else:
-                live.append((*span, _DIRK, name))
+                live.append((d.offset, d.offset + d.size, _DIRK, name))
+            image = not name.startswith(("Exif", "GPS", "Interop"))
             for rent in d.entries:
-                if rent.value_offset is None or rent.size <= 0:
+                voff = rent.value_offset
+                if voff is None or rent.size <= 0:
                     continue
-                vspan = (rent.value_offset, rent.value_offset + rent.size)
                 item = kept.get(id(rent))
                 if item is None:
-                    dead.append((*vspan, rent))
-                elif rent.type in _MOVABLE_TYPES and not (
-                    rent.tag == _SUBIFDS and not name.startswith(("Exif", "GPS", "Interop"))
-                ):
-                    live.append((*vspan, _VAL, item))
+                    dead.append((voff, voff + rent.size, rent))
+                elif rent.type in _MOVABLE_TYPES and not (rent.tag == _SUBIFDS and image):
+                    live.append((voff, voff + rent.size, _VAL, item))
                 else:
-                    live.append((*vspan, _FIXED, None))
-            if name in self.removed:
+                    live.append((voff, voff + rent.size, _FIXED, None))
+            if name in removed:
                 continue
-            entries = self.w.ifds[name]
             for off_tag, len_tag in _DATA_PAIRS:
-                offs, lens = entries.get(off_tag), entries.get(len_tag)
+                offs = entry(name, off_tag)
                 if offs is None:
                     continue
+                lens = entry(name, len_tag)
                 if lens is None:  # data of unknown length: never cut anything
                     self.open_ended = True
                     continue
@@ -1386,26 +1560,32 @@ class _Planner:
                     else:  # runs past the end: where it stops is unknown, so never cut
                         self.open_ended = True
         # Live ranges that overlap another live range are shared: they cannot move.
-        live.sort(key=lambda r: (r[0], r[1]))
-        fixed_flags = [r[2] == _FIXED for r in live]
+        live.sort(key=_START_END)
+        fixed_flags: list[bool] | None = None  # built at the first overlap
         max_end, holder = -1, -1
         for i, (s, e, _k, _o) in enumerate(live):
             if s >= e:
                 continue
             if s < max_end:
+                if fixed_flags is None:
+                    fixed_flags = [r[2] == _FIXED for r in live]
                 fixed_flags[i] = True
                 fixed_flags[holder] = True
             if e > max_end:
                 max_end, holder = e, i
-        self.live = [
-            (s, e, _FIXED if fixed else k, o)
-            for (s, e, k, o), fixed in zip(live, fixed_flags, strict=True)
-        ]
-        # A directory sharing bytes with something else is never rewritten in place.
-        self.shared_dirs = {
-            o for (_s, _e, k, o), fixed in zip(live, fixed_flags, strict=True)
-            if k == _DIRK and fixed and isinstance(o, str)
-        }
+        if fixed_flags is None:  # nothing overlaps: nothing more is fixed, no directory shared
+            self.live = live
+            self.shared_dirs: set[str] = set()
+        else:
+            self.live = [
+                (s, e, _FIXED if fixed else k, o)
+                for (s, e, k, o), fixed in zip(live, fixed_flags, strict=True)
+            ]
+            # A directory sharing bytes with something else is never rewritten in place.
+            self.shared_dirs = {
+                o for (_s, _e, k, o), fixed in zip(live, fixed_flags, strict=True)
+                if k == _DIRK and fixed and isinstance(o, str)
+            }
         self.dead = dead
 
     def _cut(self, reusable: set[int]) -> int:
@@ -1428,12 +1608,13 @@ class _Planner:
                 continue
             if s - cover >= 4 and self._unknown(cover, s):
                 c0 = max(c0, s)
-            cover = max(cover, e)
+            if e > cover:
+                cover = e
         if n - cover >= 4 and self._unknown(cover, n):
             return n
         for _s, e, k, _o in self.live:
-            if k == _FIXED:
-                c0 = max(c0, e)
+            if k == _FIXED and e > c0:
+                c0 = e
         if c0 >= n or not any(e > c0 for s, e, o in self.dead if s < e and id(o) not in reusable):
             return n
         return c0
@@ -1454,52 +1635,66 @@ class _Planner:
     def _final_offset(self, name: str) -> int:
         return self.dir_offset[name] if name in self.moves else self.dirs[name].offset
 
+    def _sorted(self, name: str) -> list[_Item]:
+        """The items of ``name`` sorted by tag (stable), as they are written."""
+        found = self._by_tag.get(name)
+        if found is None:
+            found = self._by_tag[name] = sorted(self.final[name], key=_ITEM_TAG)
+        return found
+
     def _render(self, name: str) -> bytes:
-        order = self.order
-        items = sorted(self.final[name], key=lambda it: it.tag)
-        out = bytearray(struct.pack(order + "H", len(items)))
+        count_s, entry_s, link_s, inline_s = _RENDER_STRUCTS[self.order]
+        pack_entry = entry_s.pack
+        data = self.data
+        items = self._sorted(name)
+        out = [count_s.pack(len(items))]
         for it in items:
             if it.child is not None:
-                out += struct.pack(order + "HHII", it.tag, it.ptr_type, 1,
-                                   self._final_offset(it.child))
+                out.append(pack_entry(it.tag, it.ptr_type, 1, self._final_offset(it.child)))
             elif it.enc is not None:
                 enc = it.enc
-                head = struct.pack(order + "HHI", it.tag, enc.type, enc.count)
                 if it.new_offset is not None:
-                    out += head + struct.pack(order + "I", it.new_offset)
+                    out.append(pack_entry(it.tag, enc.type, enc.count, it.new_offset))
                 elif it.reuse:
                     assert it.old is not None and it.old.value_offset is not None
-                    out += head + struct.pack(order + "I", it.old.value_offset)
-                else:
-                    out += head + enc.payload.ljust(4, b"\0")
+                    out.append(pack_entry(it.tag, enc.type, enc.count, it.old.value_offset))
+                elif len(enc.payload) <= 4:
+                    out.append(inline_s.pack(it.tag, enc.type, enc.count, enc.payload))
+                else:  # pragma: no cover - a long new value always gets a slot or an offset
+                    out.append(entry_s.pack(it.tag, enc.type, enc.count, 0)[:8] + enc.payload)
             else:
                 assert it.raw is not None
                 eoff = it.raw.entry_offset
-                entry = bytes(self.data[eoff : eoff + 12])
                 if it.new_offset is not None:
-                    entry = entry[:8] + struct.pack(order + "I", it.new_offset)
-                out += entry
+                    out.append(bytes(data[eoff : eoff + 8]))
+                    out.append(link_s.pack(it.new_offset))
+                else:
+                    out.append(bytes(data[eoff : eoff + 12]))
         d = self.dirs.get(name)
         nxt = 0
         if d is not None:
             nxt = d.next_offset
             if d.next_name is not None and d.next_name in self.dirs:
                 nxt = self._final_offset(d.next_name)
-        out += struct.pack(order + "I", nxt)
-        return bytes(out)
+        out.append(link_s.pack(nxt))
+        return b"".join(out)
 
     def plan(self) -> ExifPatch:
         self._build()
         self._ranges()
         n, order, dirs, final = self.n, self.order, self.dirs, self.final
         # Old value slots a new value can overwrite in place.
-        dead_values = {id(o): (s, e) for s, e, o in self.dead if isinstance(o, _RawEntry)}
-        live_merged = _merge((s, e) for s, e, _k, _o in self.live)
+        # new values stored out of line, in directory order
+        longs = [it for items in final.values() for it in items
+                 if it.enc is not None and len(it.enc.payload) > 4]
         slots: dict[int, tuple[int, int]] = {}
-        for items in final.values():
-            for it in items:
-                if it.enc is None or len(it.enc.payload) <= 4 or it.old is None:
+        if any(it.old is not None for it in longs):
+            dead_values = {id(o): (s, e) for s, e, o in self.dead if isinstance(o, _RawEntry)}
+            live_merged = _merge((s, e) for s, e, _k, _o in self.live)
+            for it in longs:
+                if it.old is None:
                     continue
+                assert it.enc is not None
                 span = dead_values.get(id(it.old))
                 if (
                     span is not None
@@ -1508,8 +1703,7 @@ class _Planner:
                     and span not in slots.values()
                 ):
                     slots[id(it)] = span
-        cut = self._cut({id(it.old) for items in final.values() for it in items
-                         if id(it) in slots})
+        cut = self._cut({id(it.old) for it in longs if id(it) in slots})
         relocated: list[tuple[int, int]] = []
         if cut < n:
             for s, e, k, obj in self.live:
@@ -1527,20 +1721,18 @@ class _Planner:
         reused: list[tuple[int, int]] = []
         patches: list[tuple[int, bytes]] = []
         owners: list[tuple[int, int]] = []  # the live range each patch rewrites
-        for items in final.values():
-            for it in items:
-                if it.enc is None or len(it.enc.payload) <= 4:
-                    continue
-                span = slots.get(id(it))
-                if span is not None and span[1] <= cut:
-                    it.reuse = True
-                    reused.append(span)
-                    patches.append((span[0], it.enc.payload.ljust(span[1] - span[0], b"\0")))
-                    owners.append(span)
-                else:
-                    it.new_offset = -1
+        for it in longs:
+            assert it.enc is not None
+            span = slots.get(id(it))
+            if span is not None and span[1] <= cut:
+                it.reuse = True
+                reused.append(span)
+                patches.append((span[0], it.enc.payload.ljust(span[1] - span[0], b"\0")))
+                owners.append(span)
+            else:
+                it.new_offset = -1
         # A changed directory that shares bytes with something else moves instead.
-        while True:
+        while self.shared_dirs:
             more = {d for d in self.shared_dirs - self.moves if self._dirty(d)}
             if not more:
                 break
@@ -1558,7 +1750,7 @@ class _Planner:
             return at
 
         def values_of(name: str) -> None:
-            for it in sorted(final[name], key=lambda i: i.tag):
+            for it in self._sorted(name):
                 if it.new_offset != -1:
                     continue
                 if it.enc is not None:
@@ -1613,12 +1805,15 @@ class _Planner:
                 owners.append(self._array_span(moved.ptr))
         self._check_overlaps(patches, owners)
         # Zero what nothing points at any more.
+        # (only what starts below the cut: the rest is cut off anyway)
         still = _merge(
-            [(s, e) for s, e, k, _o in self.live if not (e > cut and k in (_DIRK, _VAL))]
+            [(s, e) for s, e, k, _o in self.live
+             if s < cut and not (e > cut and k in (_DIRK, _VAL))]
             + reused
             + [(p, p + len(b)) for p, b in patches]
         )
-        gone = _merge([(s, e) for s, e, _o in self.dead] + relocated)
+        gone = _merge([(s, e) for s, e, _o in self.dead if s < cut]
+                      + [(s, e) for s, e in relocated if s < cut])
         for s, e in _subtract(gone, still):
             e = min(e, cut)
             if s < e:
@@ -1640,6 +1835,8 @@ class _Planner:
     def _check_overlaps(self, patches: list[tuple[int, bytes]],
                         owners: list[tuple[int, int]]) -> None:
         """Refuse to write when an overwrite would also change bytes something else uses."""
+        if not patches:
+            return
         spans = sorted((s, e) for s, e, _k, _o in self.live if s < e)
         starts = [s for s, _e in spans]
         reach: list[int] = []
