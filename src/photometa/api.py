@@ -126,17 +126,6 @@ def _load(path: Path, limits: Limits, strict: bool) -> tuple[Container, Blocks, 
     return container, blocks, md
 
 
-def _sniff_file(path: Path) -> Container:
-    """The container of the file at ``path``, judged by its first bytes."""
-    try:
-        with open_regular(path) as f:
-            return _open_container(path, f)
-    except PhotometaError as err:
-        raise err.with_path(path) from None
-    except OSError as err:
-        raise _os_error(path, err) from err
-
-
 def _load_sidecar(side: Path, limits: Limits) -> Metadata:
     """The decoded XMP of a sidecar file. Always strict: a packet that does not parse raises."""
     try:
