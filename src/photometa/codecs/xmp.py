@@ -439,7 +439,23 @@ def _to_utf8(data: bytes) -> bytes:
         ) from exc
 
 
-_PACKET_END: Final = re.compile(rb"<\?xpacket end")
+_PACKET_END: Final = b"<?xpacket end"
+
+
+def _packet_end(data: bytes, start: int) -> int:
+    """Where the first ``<?xpacket end`` at or after ``start`` begins, or -1.
+
+    Looked for from the end, then only up to the last ``<`` ahead of the one found there: a
+    forward search crawls through the padding byte by byte, and the padding holds no ``<``.
+    """
+    last = data.rfind(_PACKET_END, start)
+    if last < 0:
+        return -1
+    before = data.rfind(b"<", start, last)  # an earlier marker starts at or before it
+    first = data.find(_PACKET_END, start, before + len(_PACKET_END)) if before >= 0 else -1
+    return last if first < 0 else first
+
+
 _BLANK_BUT_NEWLINES: Final = bytes(10 if b == 10 else 32 for b in range(256))
 
 
@@ -455,8 +471,8 @@ def _strip_wrapper(data: bytes) -> bytes:
         if close < 0:
             break
         pos = prefix_end = close + 2
-    found = _PACKET_END.search(data, prefix_end)  # faster than bytes.find through padding
-    body = data[prefix_end : found.start()] if found else data[prefix_end:].rstrip(b"\x00 \t\r\n")
+    end = _packet_end(data, prefix_end)
+    body = data[prefix_end:end] if end >= 0 else data[prefix_end:].rstrip(b"\x00 \t\r\n")
     if prefix_end:
         return data[:prefix_end].translate(_BLANK_BUT_NEWLINES) + body
     return body
@@ -933,8 +949,11 @@ class XmpPacket:
         try:
             # The padding after the root element means nothing; skip it, unless the XML turns
             # out to be malformed: then the error names the place the whole packet gives.
-            trimmed = xml.rstrip()  # ASCII whitespace; VT and FF are no XML whitespace:
-            if len(trimmed) < len(xml) and (b"\v" in xml or b"\f" in xml):
+            # rstrip() takes VT and FF too, which are no XML whitespace: trimmed, a packet that
+            # ends in them would parse (one that holds them anywhere else fails either way)
+            trimmed = xml.rstrip()
+            cut = len(trimmed)
+            if cut < len(xml) and (xml.find(b"\v", cut) >= 0 or xml.find(b"\f", cut) >= 0):
                 trimmed = xml
             try:
                 root, declared = _parse_xml(trimmed, limits.max_xml_depth)
@@ -1122,6 +1141,11 @@ class XmpPacket:
             )
 
     def _find(self, path: str) -> _Node | None:
+        steps = _resolved_path(path)
+        if len(steps) == 1 and steps[0][3] is None:  # a top-level property: no chain to build
+            std_name, prefix, local, _ = steps[0]
+            name = std_name or self._clark(prefix, local, path, strict=False)
+            return None if name is None else self._props.get(name)
         chain = self._walk(path, create=False)
         return _slot_node(chain[-1]) if chain else None
 
@@ -1192,7 +1216,7 @@ class XmpPacket:
         Raises:
             InvalidValueError: bad path, unknown prefix, wrong value type for ``kind``.
         """
-        self._set(path, kind, value, None, walked=False)
+        self._set(path, kind, value, None, None)
 
     def update(self, path: str, kind: Kind, value: str | list[str] | None) -> bool:
         """:meth:`set`, unless :meth:`get` already reads ``value`` at ``path`` as ``kind`` (or
@@ -1200,8 +1224,15 @@ class XmpPacket:
         raise; the path is walked once for both."""
         if kind not in _KINDS:
             raise InvalidValueError(f"unknown XMP kind {kind!r}", code="xmp-kind", field=path)
-        chain = self._walk(path, create=False)
-        node = _slot_node(chain[-1]) if chain else None
+        steps = _resolved_path(path)
+        name = steps[0][0]
+        if len(steps) == 1 and steps[0][3] is None and name is not None:
+            # a top-level property in a standard namespace, the common case: _walk's one slot
+            chain: list[_Slot] | None = [(self._props, name)]
+            node = self._props.get(name)
+        else:
+            chain = self._walk(path, create=False)
+            node = _slot_node(chain[-1]) if chain else None
         current: str | list[str] | None = None
         if node is not None:
             if kind == "text" or kind == "langalt":
@@ -1213,18 +1244,19 @@ class XmpPacket:
                 current = None if text is None else [text]
         if current == value or (current in (None, []) and value in (None, [])):
             return False
-        self._set(path, kind, value, chain, walked=True)
+        self._set(path, kind, value, chain, node)
         return True
 
     def _set(self, path: str, kind: Kind, value: str | list[str] | None,
-             chain: list[_Slot] | None, *, walked: bool) -> None:
-        """:meth:`set`; ``walked``: ``chain`` is what ``_walk(path, create=False)`` gives."""
+             chain: list[_Slot] | None, old: _Node | None) -> None:
+        """:meth:`set`; ``chain`` is what ``_walk(path, create=False)`` gives and ``old`` the
+        node it leads to, when known (``None``: worked out here)."""
         if kind not in _KINDS:
             raise InvalidValueError(f"unknown XMP kind {kind!r}", code="xmp-kind", field=path)
         if value is None or (isinstance(value, list) and not value):
-            self._delete(path, chain if walked else self._walk(path, create=False))
+            self._delete(path, chain if chain is not None else self._walk(path, create=False))
             return
-        if kind in ("text", "langalt"):
+        if kind == "text" or kind == "langalt":
             if not isinstance(value, str):
                 raise InvalidValueError(
                     f"XMP {kind} value must be a string", code="xmp-value", field=path
@@ -1236,35 +1268,18 @@ class XmpPacket:
                     f"XMP {kind} value must be a list of strings", code="xmp-value", field=path
                 )
             texts = [_clean(v, path) for v in value]
-        top, prefix, local, _ = _resolved_path(path)[0]
-        if top is None:
-            top = self._clark(prefix, local, path, strict=True)
-            assert top is not None
-        saved = self._props.get(top)
-        # a walk that finds every slot on the way makes nothing, and so cannot fail half-way
-        if not walked:
-            chain = self._walk(path, create=False) if saved is not None else None
         if chain is None:
-            backup = saved.copy() if saved is not None else None
-            try:
-                chain = self._walk(path, create=True)
-            except InvalidValueError:  # undo the structs made on the way
-                if backup is None:
-                    self._props.pop(top, None)
-                else:
-                    self._props[top] = backup
-                raise
-            assert chain is not None
+            chain = self._make_slots(path)
+            old = _slot_node(chain[-1])
         slot = chain[-1]
-        old = _slot_node(slot)
         if kind == "text":
             if old is not None and old.kind == "struct" and _RDF_VALUE in old.fields:
-                old.fields[_RDF_VALUE] = _simple(text)  # keep the qualifiers
+                old.fields[_RDF_VALUE] = _Node("simple", text)  # keep the qualifiers
                 return
-            new = _simple(text)
+            new = _Node("simple", text)
         elif kind == "langalt":
             new = _Node("alt")
-            new.items.append(_simple(text, "x-default"))
+            new.items.append(_Node("simple", text, "x-default"))
             if old is not None and old.kind in _ARRAY_KINDS and old.items:
                 old_default = old.text()
                 for item in old.items:
@@ -1276,8 +1291,31 @@ class XmpPacket:
                     new.items.append(item)
         else:
             new = _Node(kind)
-            new.items = [_simple(t) for t in texts]
+            new.items = [_Node("simple", t) for t in texts]
         _slot_put(slot, new)
+
+    def _make_slots(self, path: str) -> list[_Slot]:
+        """The chain of slots to ``path``, making the structs and arrays on the way (all or
+        none of them: a failed walk leaves the packet as it was)."""
+        top, prefix, local, _ = _resolved_path(path)[0]
+        if top is None:
+            top = self._clark(prefix, local, path, strict=True)
+            assert top is not None
+        saved = self._props.get(top)
+        # a walk that finds every slot on the way makes nothing, and so cannot fail half-way
+        chain = self._walk(path, create=False) if saved is not None else None
+        if chain is None:
+            backup = saved.copy() if saved is not None else None
+            try:
+                chain = self._walk(path, create=True)
+            except InvalidValueError:  # undo the structs made on the way
+                if backup is None:
+                    self._props.pop(top, None)
+                else:
+                    self._props[top] = backup
+                raise
+            assert chain is not None
+        return chain
 
     def _delete(self, path: str, chain: list[_Slot] | None) -> None:
         """Delete what ``chain`` (``_walk(path, create=False)``) leads to, and the structs and
