@@ -94,3 +94,19 @@ def test_captured_at_keeps_offset() -> None:
 def test_unknown_fields_rejected() -> None:
     with pytest.raises(ValidationError):
         PhotoContext(location={"town": "Kaesong"})
+
+
+def test_get_path_splits_each_path_once_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from photometa import model
+
+    ctx = PhotoContext(location={"city": "Kaesong", "gps": {"latitude": 1.0, "longitude": 2.0}})
+    monkeypatch.setattr(model, "_PATH_PARTS", {})
+    monkeypatch.setattr(model, "_PATH_PARTS_MAX", 3)
+    for _ in range(2):  # the second round from the remembered parts
+        assert ctx.get_path("location.city") == "Kaesong"
+        assert ctx.get_path("location.gps.longitude") == 2.0
+        assert ctx.get_path("photographer.name") is None
+        assert ctx.get_path("restriction") == ctx.restriction
+    assert len(model._PATH_PARTS) == 3
+    with pytest.raises(AttributeError):
+        ctx.get_path("location.town")

@@ -23,7 +23,7 @@ from .codecs.exif import ExifWrite
 from .codecs.iptc import DATASET_NAMES
 from .codecs.xmp import NAMESPACES as XMP_NAMESPACES
 from .convert import CONVERTERS, Converter, XmpHome, XmpValue
-from .model import FIELD_PATHS, PhotoContext
+from .model import FIELD_PATHS, Gps, PhotoContext
 from .report import Finding
 
 if sys.version_info >= (3, 11):
@@ -462,14 +462,30 @@ _Converted = tuple[
     "dict[tuple[str, int], ExifWrite | None] | None",
     "dict[tuple[int, int], list[str]] | None",
     "list[tuple[XmpHome, XmpValue]] | None",
+    bool,
 ]
-_CONVERTED: dict[tuple[int, type, str], _Converted] = {}
-"""What the converters made of a row's value, by (id of the row, type and repr of the value):
-they are pure functions of the value, whose type and repr tell it apart from every other value
-(``-0.0`` from ``0.0``, datetimes in other zones...). The row and converter are kept to check
-a hit with (and the row alive while its id is a key)."""
+_CONVERTED: dict[tuple[int, type, Any], _Converted] = {}
+"""What the converters made of a row's value, by (id of the row, type of the value, its key):
+they are pure functions of the value, which its type and key tell apart from every other value
+(see :func:`_value_key`). The row and converter are kept to check a hit with (and the row alive
+while its id is a key); the flag says whether some XMP value is a list (which callers get a copy
+of)."""
 _CONVERTED_MAX: Final = 2048
 _PATH_PARTS: dict[str, tuple[str, ...]] = {}
+
+
+def _value_key(value: Any) -> Any:
+    """A hashable stand-in for ``value`` that equals another's only when the values are the
+    same (of one type): the value itself for text, its items for a list of texts, else its repr
+    (``-0.0`` from ``0.0``, datetimes in other zones...)."""
+    cls = type(value)
+    if cls is str or value is None:
+        return value
+    if cls is list and all(type(v) is str for v in value):
+        return tuple(value)
+    if cls is Gps:  # its fields alone (the model's repr costs more)
+        return repr((value.latitude, value.longitude, value.altitude))
+    return repr(value)
 
 
 def to_edits(ctx: PhotoContext, rows: Iterable[Row]) -> Edits:
@@ -490,15 +506,17 @@ def to_edits(ctx: PhotoContext, rows: Iterable[Row]) -> Edits:
         if isinstance(value, list) and not value:
             value = None
         conv = CONVERTERS[row.convert]
-        key = (id(row), type(value), repr(value))
+        key = (id(row), type(value), _value_key(value))
         hit = cache.get(key)
         if hit is None or hit[0] is not row or hit[1] is not conv:
+            to_xmp = conv.to_xmp(value, list(row.xmp)) if row.xmp else None
             hit = (
                 row,
                 conv,
                 conv.to_exif(value, list(row.exif)) if row.exif else None,
                 conv.to_iim(value, list(row.iim)) if row.iim else None,
-                conv.to_xmp(value, list(row.xmp)) if row.xmp else None,
+                to_xmp,
+                any(isinstance(v, list) for _, v in to_xmp or ()),
             )
             if len(cache) >= _CONVERTED_MAX:
                 cache.clear()
@@ -510,5 +528,8 @@ def to_edits(ctx: PhotoContext, rows: Iterable[Row]) -> Edits:
             for home, texts in hit[3].items():
                 iim[home] = list(texts)
         if hit[4] is not None:
-            xmp.extend((home, list(v) if isinstance(v, list) else v) for home, v in hit[4])
+            if hit[5]:
+                xmp.extend((home, list(v) if isinstance(v, list) else v) for home, v in hit[4])
+            else:
+                xmp.extend(hit[4])
     return edits

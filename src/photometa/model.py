@@ -183,6 +183,12 @@ class Restriction(_Model):
     authority: Text = Field(default=None, description="Who imposed or requested the restriction.")
 
 
+_PATH_PARTS: dict[str, tuple[str, ...]] = {}
+"""Dotted path -> its parts, for :meth:`PhotoContext.get_path` (bounded: callers may pass any
+string)."""
+_PATH_PARTS_MAX = 4096
+
+
 class PhotoContext(_Model):
     """The context of one photograph: where, what and who, by whom, and why it is restricted.
 
@@ -202,8 +208,13 @@ class PhotoContext(_Model):
 
     def get_path(self, path: str) -> Any:
         """Return the value at a dotted schema path such as ``"location.city"``."""
+        parts = _PATH_PARTS.get(path)
+        if parts is None:
+            parts = tuple(path.split("."))
+            if len(_PATH_PARTS) < _PATH_PARTS_MAX:
+                _PATH_PARTS[path] = parts
         node: Any = self
-        for part in path.split("."):
+        for part in parts:
             if node is None:
                 return None
             node = getattr(node, part)
