@@ -30,7 +30,7 @@ from .formats import REGISTRY, BytePatch, Container, Update, WriteResult, sniff
 from .formats import sidecar as sidecars
 from .formats.sidecar import SidecarMode, SidecarNaming
 from .mapping import ROWS, Row, read_field, to_edits, to_model
-from .model import FIELD_PATHS, PhotoContext
+from .model import FIELD_PATHS, PhotoContext, path_parts
 from .report import Finding
 
 try:  # POSIX advisory locks; Windows goes without
@@ -251,29 +251,6 @@ def read(path: PathLike, *, limits: Limits = DEFAULT_LIMITS, sidecar: SidecarMod
 # -- writing -------------------------------------------------------------------------------------
 
 
-_PARTS: dict[str, tuple[str, ...]] = {}
-"""Dotted schema path -> its parts (the paths are the schema's: a handful)."""
-
-
-def _parts(path: str) -> tuple[str, ...]:
-    parts = _PARTS.get(path)
-    if parts is None:
-        parts = tuple(path.split("."))
-        if len(_PARTS) < 4096:
-            _PARTS[path] = parts
-    return parts
-
-
-def _get_path(ctx: PhotoContext, path: str) -> Any:
-    """``ctx.get_path(path)``, the path split once for all calls."""
-    node: Any = ctx
-    for part in _PARTS.get(path) or _parts(path):
-        if node is None:
-            return None
-        node = getattr(node, part)
-    return node
-
-
 def _empty(value: Any) -> bool:
     """``value in (None, [])``."""
     return value is None or (isinstance(value, list) and not value)
@@ -287,7 +264,7 @@ def _rows_to_write(ctx: PhotoContext, clear: Iterable[str]) -> tuple[list[Row], 
         cleared.add(name)
     rows = []
     for row in ROWS:
-        if not _empty(_get_path(ctx, row.path)) or (
+        if not _empty(ctx.get_path(row.path)) or (
             cleared and any(row.covers(c) or c == row.path for c in cleared)
         ):
             rows.append(row)
@@ -303,7 +280,7 @@ def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -
     removed."""
     data = current.model_dump()
     for path in FIELD_PATHS:
-        value = _get_path(ctx, path)
+        value = ctx.get_path(path)
         if value is None or (isinstance(value, list) and not value):  # value in (None, [])
             continue
         _assign(data, path, value)
@@ -322,7 +299,7 @@ def merge(current: PhotoContext, ctx: PhotoContext, clear: Iterable[str] = ()) -
 
 
 def _assign(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = _PARTS.get(path) or _parts(path)
+    parts = path_parts(path)
     node = data
     for part in parts[:-1]:
         if node.get(part) is None:

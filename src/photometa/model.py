@@ -189,6 +189,16 @@ string)."""
 _PATH_PARTS_MAX = 4096
 
 
+def path_parts(path: str) -> tuple[str, ...]:
+    """``tuple(path.split("."))``, split once per path (the schema's paths are a handful)."""
+    parts = _PATH_PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PATH_PARTS) < _PATH_PARTS_MAX:
+            _PATH_PARTS[path] = parts
+    return parts
+
+
 class PhotoContext(_Model):
     """The context of one photograph: where, what and who, by whom, and why it is restricted.
 
@@ -208,13 +218,8 @@ class PhotoContext(_Model):
 
     def get_path(self, path: str) -> Any:
         """Return the value at a dotted schema path such as ``"location.city"``."""
-        parts = _PATH_PARTS.get(path)
-        if parts is None:
-            parts = tuple(path.split("."))
-            if len(_PATH_PARTS) < _PATH_PARTS_MAX:
-                _PATH_PARTS[path] = parts
         node: Any = self
-        for part in parts:
+        for part in _PATH_PARTS.get(path) or path_parts(path):
             if node is None:
                 return None
             node = getattr(node, part)
