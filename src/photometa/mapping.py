@@ -471,7 +471,6 @@ they are pure functions of the value, which its type and key tell apart from eve
 while its id is a key); the flag says whether some XMP value is a list (which callers get a copy
 of)."""
 _CONVERTED_MAX: Final = 2048
-_PATH_PARTS: dict[str, tuple[str, ...]] = {}
 
 
 def _value_key(value: Any) -> Any:
@@ -494,15 +493,7 @@ def to_edits(ctx: PhotoContext, rows: Iterable[Row]) -> Edits:
     exif, iim, xmp = edits.exif, edits.iim, edits.xmp
     cache = _CONVERTED
     for row in rows:
-        path = row.path
-        parts = _PATH_PARTS.get(path)
-        if parts is None:
-            parts = _PATH_PARTS[path] = tuple(path.split("."))
-        value: Any = ctx  # ctx.get_path(path), without splitting the path each time
-        for part in parts:
-            if value is None:
-                break
-            value = getattr(value, part)
+        value = ctx.get_path(row.path)
         if isinstance(value, list) and not value:
             value = None
         conv = CONVERTERS[row.convert]
