@@ -200,6 +200,61 @@ def test_progress_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ci.getvalue() == "" and not progress.enabled
 
 
+def test_progress_hides_before_a_line_and_comes_back_below_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    stream = _Tty()
+    progress = Progress(10, "tagging", stream)
+    progress.step()
+    drawn = stream.getvalue()
+    assert drawn.startswith("\rtagging [") and progress.shown
+    progress.step()  # within 0.1 s of the last drawing: not drawn again
+    assert stream.getvalue() == drawn
+    progress.hide()
+    cleared = stream.getvalue()
+    assert cleared == drawn + "\r" + " " * 79 + "\r" and not progress.shown
+    progress.hide()  # nothing shown, nothing cleared
+    assert stream.getvalue() == cleared
+    stream.write("img0001.jpg: changed\n")
+    progress.step()  # hidden: drawn again at once, on the line below
+    redrawn = stream.getvalue()[len(cleared):]
+    assert redrawn.startswith("img0001.jpg: changed\n\rtagging [" + "#" * 9 + ".")
+    assert " 3/10 " in redrawn
+    progress.close()
+    assert stream.getvalue().endswith("\r" + " " * 79 + "\r")
+
+
+def _screen(text: str) -> list[str]:
+    """The lines a terminal shows for ``text``: a carriage return starts its line over."""
+    lines = []
+    for line in text.split("\n"):
+        shown = ""
+        for part in line.split("\r"):
+            shown = part + shown[len(part):]
+        lines.append(shown.rstrip())
+    return lines
+
+
+def test_tag_on_a_terminal_prints_no_line_onto_the_bar(make_jpeg: Callable[..., Path],
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _folder_of_jpegs(make_jpeg, tmp_path, 3)
+    (folder / "broken.jpg").write_bytes(b"this is not an image")
+    terminal = _Tty()  # stdout and stderr on one terminal, as in an interactive shell
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["tag", str(folder), "--set", "location.city=Chongjin", "--jobs", "1"]) == 2
+    text = terminal.getvalue()
+    assert "tagging [" in text  # the bar was shown
+    lines = _screen(text)
+    assert [line for line in lines if ": changed" in line] == [
+        f"{folder / f'img{i:04d}.jpg'}: changed" for i in range(3)]
+    assert any(line.startswith("photometa: ") and "broken.jpg" in line for line in lines)
+    assert not any("tagging [" in line for line in lines)  # cleared at the end, too
+    assert "wrote 3, unchanged 0, failed 1" in lines[-2]
+
+
 # -- the CLI at scale ----------------------------------------------------------------------------
 
 

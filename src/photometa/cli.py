@@ -59,7 +59,11 @@ def _escape(text: str) -> str:
 
 
 class Progress:
-    """A one-line progress bar with rate and ETA on a terminal; silent elsewhere and in CI."""
+    """A one-line progress bar with rate and ETA on a terminal; silent elsewhere and in CI.
+
+    Lines printed while it runs go through :meth:`hide` first, so they never land on the end of
+    the bar; the bar is drawn again below them at the next step.
+    """
 
     def __init__(self, total: int | Callable[[], int], label: str,
                  stream: TextIO | None = None) -> None:
@@ -74,15 +78,17 @@ class Progress:
         self.done = 0
         self.start = time.monotonic()
         self.last = 0.0
+        self.shown = False
 
     def step(self) -> None:
-        """Count one item done."""
+        """Count one item done (the bar is redrawn at most 10 times a second while shown)."""
         self.done += 1
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.last < 0.1 and self.done < self.total:
+        if self.shown and now - self.last < 0.1 and self.done < self.total:
             return
+        self.shown = True
         self.last = now
         rate = self.done / max(now - self.start, 1e-6)
         eta = (self.total - self.done) / rate if rate else 0
@@ -94,11 +100,16 @@ class Progress:
         )
         self.stream.flush()
 
-    def close(self) -> None:
-        """Clear the bar."""
-        if self.enabled:
+    def hide(self) -> None:
+        """Clear the bar, if it is shown, before a line is printed."""
+        if self.shown:
+            self.shown = False
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()
+
+    def close(self) -> None:
+        """Clear the bar."""
+        self.hide()
 
 
 def _duration(seconds: float) -> str:
@@ -177,7 +188,8 @@ def _read_to(args: argparse.Namespace, out: TextIO) -> int:
     def total() -> int:
         return count_paths(args.paths)
 
-    progress = Progress(total, "reading")
+    # documents shown on the terminal are progress enough (and may end mid-line, under a bar)
+    progress = Progress(0 if out.isatty() else total, "reading")
     status = EXIT_OK
     base = os.fspath(Path(args.output).parent) if args.output else None
     if args.format == "csv":
@@ -189,6 +201,7 @@ def _read_to(args: argparse.Namespace, out: TextIO) -> int:
             for p in expand_paths(args.paths))
     for error, text in _tracked(run_many(_render_read, jobs, workers=args.jobs), progress):
         if error is not None:
+            progress.hide()
             print(f"photometa: {_escape(error)}", file=sys.stderr)
             status = EXIT_ERROR
             failed += 1
@@ -293,6 +306,7 @@ def _cmd_tag(args: argparse.Namespace, out: TextIO) -> int:
         raise PolicyError("nothing to do: give --set FIELD=VALUE, --clear FIELD or --from FILE",
                           code="usage")
     progress = Progress(total, "tagging")
+    shares_terminal = out.isatty()  # then the bar is cleared before each file's changes
     status = EXIT_OK
     written = unchanged = failed = 0
     finished = False
@@ -302,12 +316,15 @@ def _cmd_tag(args: argparse.Namespace, out: TextIO) -> int:
         for path, result in _tracked(run_many(tag_job, jobs, workers=args.jobs,
                                               on_error=job_error), progress):
             if isinstance(result, PhotometaError):
+                progress.hide()
                 print(f"photometa: {_escape(str(result))}", file=sys.stderr)
                 failed += 1
                 status = EXIT_ERROR
                 continue
             assert isinstance(result, WriteOutcome)
             if result.changes:
+                if shares_terminal:
+                    progress.hide()
                 verb = "would change" if args.dry_run else "changed"
                 out.write(f"{_escape(str(path))}: {verb}\n")
                 for name, (old, new) in result.changes.items():
