@@ -46,6 +46,9 @@ examples:
 
 fields are dotted schema paths; `photometa schema` lists them all.
 exit codes: 0 ok, 1 validation findings, 2 usage or I/O error.
+on a terminal, a progress bar with rate and ETA is drawn on stderr (none when CI is set, when
+stderr is not a terminal, or for `read` printing to the terminal); read and tag end with a
+summary line on stderr.
 """
 
 
